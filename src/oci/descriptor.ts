@@ -50,12 +50,13 @@ export function isMediaType(value: unknown): value is string {
 
 function decodeStringMap(value: unknown, path: string): Record<string, string> {
   if (!isRecord(value)) throw new ManifestError('DESCRIPTOR_INVALID', `${path}: must be an object of strings`);
-  const out: Record<string, string> = {};
-  for (const [key, item] of Object.entries(value)) {
+  const entries = Object.entries(value);
+  for (const [key, item] of entries) {
     if (typeof item !== 'string') throw new ManifestError('DESCRIPTOR_INVALID', `${path}.${printable(key)}: must be a string`);
-    out[key] = item;
   }
-  return out;
+  // Object.fromEntries defines own properties, so a "__proto__" key is kept rather than
+  // silently dropped by assignment (JSON.parse yields it as an ordinary key).
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function decodePlatform(value: unknown, path: string): Platform {

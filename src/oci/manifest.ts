@@ -98,7 +98,9 @@ export function decodeManifest(bytes: Uint8Array, mediaType: string, name = 'man
   const doc = parseJsonObject(bytes, name);
   // image-spec v1.1.0 manifest.md: mediaType SHOULD be set and, when set, MUST match the descriptor's.
   if (doc.mediaType !== undefined && doc.mediaType !== mediaType) {
-    fail(`${name}: mediaType "${printable(String(doc.mediaType))}" does not match the content type "${mediaType}"`);
+    // String() on an arbitrary JSON object can throw ({"toString": 1}); only strings are shown.
+    if (typeof doc.mediaType !== 'string') fail(`${name}.mediaType: must be a string`);
+    fail(`${name}: mediaType "${printable(doc.mediaType)}" does not match the content type "${mediaType}"`);
   }
   const common: { annotations?: Record<string, string>; subject?: Descriptor; artifactType?: string } = {};
   if (doc.annotations !== undefined) common.annotations = decodeAnnotations(doc.annotations, `${name}.annotations`);
@@ -115,6 +117,9 @@ export function decodeManifest(bytes: Uint8Array, mediaType: string, name = 'man
   }
   if (doc.schemaVersion !== 2) fail(`${name}.schemaVersion: must be 2`);
   if (mediaType === MEDIA_TYPE_IMAGE_INDEX || mediaType === MEDIA_TYPE_DOCKER_MANIFEST_LIST) {
+    if (mediaType === MEDIA_TYPE_DOCKER_MANIFEST_LIST && (common.subject || common.artifactType)) {
+      fail(`${name}: Docker manifest lists cannot carry subject or artifactType`);
+    }
     const manifests = descriptorList(doc.manifests, `${name}.manifests`);
     return Object.freeze({ kind: 'index', schemaVersion: 2, mediaType, ...common, manifests });
   }

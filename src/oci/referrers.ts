@@ -6,13 +6,17 @@ import { parseDigest } from './digest.js';
 import type { ImageIndex } from './manifest.js';
 import { MEDIA_TYPE_IMAGE_INDEX } from './mediatype.js';
 
+/** distribution-spec v1.1.0, Referrers Tag Schema: `<ref>` has a limit of 64 characters. */
+const REFERRERS_TAG_REF_LENGTH = 64;
+
 /**
- * The tag that holds the referrers index of `subjectDigest`: `<alg>-<ref>`, with the
- * reference truncated to 64 characters (distribution-spec v1.1.0, Referrers Tag Schema).
+ * The tag that holds the referrers index of `subjectDigest`: `<alg>-<ref>`, with the encoded
+ * digest truncated to 64 characters (distribution-spec v1.1.0, Referrers Tag Schema), so a
+ * sha512 subject gets `sha512-` and the first 64 hex characters.
  */
 export function referrersTag(subjectDigest: string): string {
   const { algorithm, encoded } = parseDigest(subjectDigest);
-  return `${algorithm}-${encoded}`.slice(0, 128);
+  return `${algorithm}-${encoded.slice(0, REFERRERS_TAG_REF_LENGTH)}`;
 }
 
 /** An empty referrers index, ready to have entries added. */
