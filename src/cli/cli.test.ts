@@ -1,0 +1,230 @@
+// End-to-end tests of the sigil binary: real processes against Debian's docker-registry (no
+// referrers API, so the tag schema is exercised) and skopeo as a second real client.
+
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
+
+const exec = promisify(execFile);
+const SIGIL = fileURLToPath(new URL('../../../bin/sigil.js', import.meta.url));
+const NOTATION_LAYOUTS = '/work/shared/testdata/notation-e2e/registry/oci_layout';
+const SHARED_LAYOUTS = process.env.SIGIL_SHARED_TESTDATA ? join(process.env.SIGIL_SHARED_TESTDATA, 'notation-e2e/registry/oci_layout') : fileURLToPath(new URL('../../../../shared/testdata/notation-e2e/registry/oci_layout', import.meta.url));
+const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real binary with an isolated config and Docker config directory. */
+function sigil(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SIGIL, ...args], {
+      env: { ...process.env, SIGIL_CONFIG: join(home, 'sigil'), DOCKER_CONFIG: join(home, 'docker'), ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+function ok(result: Result): Result {
+  assert.equal(result.code, 0, `sigil failed: ${result.stderr}`);
+  return result;
+}
+
+/** A failure prints exactly one `Error: …` line on stderr and exits 1. */
+function failsWithOneLine(result: Result, pattern: RegExp): void {
+  assert.equal(result.code, 1, `expected failure, got ${result.code}: ${result.stdout}`);
+  const lines = result.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `want one error line, got: ${result.stderr}`);
+  assert.match(lines[0] ?? '', /^Error: /);
+  assert.match(lines[0] ?? '', pattern);
+}
+
+let home: string;
+let registry: RunningRegistry;
+let layouts: string;
+
+before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'sigil-cli-'));
+  registry = await startDockerRegistry();
+  layouts = (await stat(SHARED_LAYOUTS).catch(() => undefined)) ? SHARED_LAYOUTS : NOTATION_LAYOUTS;
+});
+after(async () => {
+  await registry?.stop();
+  await rm(home, { recursive: true, force: true });
+});
+
+/** Builds a small real image (gzipped tar layer, OCI config) as an OCI layout at `dir`, tag `v1`. */
+async function buildImageLayout(dir: string): Promise<string> {
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  const put = async (bytes: Buffer) => {
+    const hex = createHash('sha256').update(bytes).digest('hex');
+    await writeFile(join(dir, 'blobs', 'sha256', hex), bytes);
+    return { digest: `sha256:${hex}`, size: bytes.length };
+  };
+  // A one-file tar: 512-byte header + content padded to 512 + two zero blocks.
+  const content = randomBytes(3000);
+  const header = Buffer.alloc(512);
+  header.write('hello.bin', 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(content.length.toString(8).padStart(11, '0') + '\0', 124);
+  header.write('00000000000\0', 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\x0000', 257);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  const tar = Buffer.concat([header, content, Buffer.alloc(512 - (content.length % 512)), Buffer.alloc(1024)]);
+  const layer = await put(gzipSync(tar));
+  const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
+  const config = await put(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] }, config: {} })));
+  const manifestBytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+    }),
+  );
+  const manifest = await put(manifestBytes);
+  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(
+    join(dir, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }),
+  );
+  return manifest.digest;
+}
+
+describe('sigil demo', () => {
+  it('copies the Notation-signed sample with its signature and prints the tree', async () => {
+    const result = ok(await sigil(['demo', '--work-dir', join(home, 'demo')]));
+    assert.match(result.stdout, /Copied \[oci-layout\]/);
+    assert.match(result.stdout, new RegExp(`└── ${NOTARY_SIGNATURE}\\n\\s+└── sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f`));
+    assert.match(result.stdout, /checked: root digest sha256:b8479de3/);
+  });
+});
+
+describe('sigil cp -r with Notation-signed layouts', () => {
+  for (const name of ['e2e-valid-signature', 'e2e-invalid-signature', 'e2e-expired-signature']) {
+    it(`copies ${name} into docker-registry and back with its signatures`, async () => {
+      const src = join(layouts, name);
+      const repo = `${registry.host}/notation/${name}`;
+      ok(await sigil(['cp', '-r', '--from-oci-layout', `${src}:v1`, `${repo}:v1`]));
+      // docker-registry has no referrers API: the signature must be listed through the tag schema.
+      const remote = JSON.parse(ok(await sigil(['discover', '-o', 'json', `${repo}:v1`])).stdout) as { digest: string; referrers: Array<{ artifactType?: string; digest: string }> };
+      assert.equal(remote.referrers.length >= 1, true);
+      assert.ok(remote.referrers.every((r) => r.artifactType === NOTARY_SIGNATURE));
+      const back = join(home, 'back', name);
+      ok(await sigil(['cp', '-r', '--to-oci-layout', `${repo}:v1`, `${back}:v1`]));
+      const local = JSON.parse(ok(await sigil(['discover', '--oci-layout', '-o', 'json', `${back}:v1`])).stdout) as typeof remote;
+      const source = JSON.parse(ok(await sigil(['discover', '--oci-layout', '-o', 'json', `${src}:v1`])).stdout) as typeof remote;
+      assert.equal(local.digest, source.digest);
+      assert.deepEqual(local.referrers.map((r) => r.digest).sort(), source.referrers.map((r) => r.digest).sort());
+      assert.deepEqual(remote.referrers.map((r) => r.digest).sort(), source.referrers.map((r) => r.digest).sort());
+      const tree = ok(await sigil(['discover', '--oci-layout', `${back}:v1`])).stdout;
+      assert.match(tree, new RegExp(`└── ${NOTARY_SIGNATURE}`));
+    });
+  }
+
+  it('keeps the referrers tag schema index in docker-registry', async () => {
+    const repo = `${registry.host}/notation/e2e-valid-signature`;
+    const digest = ok(await sigil(['resolve', `${repo}:v1`])).stdout.trim();
+    const index = JSON.parse(ok(await sigil(['manifest', 'fetch', `${repo}:${digest.replace(':', '-')}`])).stdout) as { manifests: Array<{ artifactType?: string }> };
+    assert.ok(index.manifests.length >= 1);
+    assert.ok(index.manifests.every((m) => m.artifactType === NOTARY_SIGNATURE));
+  });
+});
+
+describe('skopeo interop', () => {
+  it('reads an image pushed by skopeo and writes it back byte-identically', async () => {
+    const dir = join(home, 'skopeo-src');
+    const digest = await buildImageLayout(dir);
+    const repo = `${registry.host}/interop/skopeo`;
+    await exec('skopeo', ['copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false', `oci:${dir}:v1`, `docker://${repo}:v1`]);
+    const pushed = ok(await sigil(['resolve', `${repo}:v1`])).stdout.trim();
+    assert.equal(pushed, digest);
+    const local = join(home, 'skopeo-local');
+    ok(await sigil(['cp', '--to-oci-layout', `${repo}:v1`, `${local}:v1`]));
+    ok(await sigil(['cp', '--from-oci-layout', `${local}:v1`, `${registry.host}/interop/back:v2`]));
+    assert.equal(ok(await sigil(['resolve', `${registry.host}/interop/back:v2`])).stdout.trim(), digest);
+    // skopeo reads what sigil pushed, and sees the same manifest bytes.
+    const { stdout: raw } = await exec('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/interop/back:v2`]);
+    assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, digest);
+    const manifest = await readFile(join(local, 'blobs', 'sha256', digest.slice(7)));
+    assert.equal(manifest.toString(), raw);
+  });
+});
+
+describe('single-manifest commands', () => {
+  it('resolves, tags, fetches and deletes', async () => {
+    const dir = join(home, 'manifest-src');
+    const digest = await buildImageLayout(dir);
+    const repo = `${registry.host}/cmd/app`;
+    ok(await sigil(['cp', '--from-oci-layout', `${dir}:v1`, `${repo}:v1`]));
+    assert.equal(ok(await sigil(['resolve', `${repo}:v1`])).stdout.trim(), digest);
+    ok(await sigil(['tag', `${repo}:v1`, 'v2', 'latest']));
+    assert.equal(ok(await sigil(['resolve', `${repo}:latest`])).stdout.trim(), digest);
+    const fetched = ok(await sigil(['manifest', 'fetch', `${repo}@${digest}`])).stdout;
+    assert.equal(`sha256:${createHash('sha256').update(fetched).digest('hex')}`, digest);
+    const descriptor = JSON.parse(ok(await sigil(['resolve', '--descriptor', `${repo}:v2`])).stdout) as { digest: string; mediaType: string };
+    assert.equal(descriptor.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    ok(await sigil(['manifest', 'delete', `${repo}:v1`]));
+    failsWithOneLine(await sigil(['resolve', `${repo}@${digest}`]), /manifest unknown|not found/i);
+  });
+
+  it('works on OCI layouts too', async () => {
+    const dir = join(home, 'layout-cmds');
+    const digest = await buildImageLayout(dir);
+    assert.equal(ok(await sigil(['resolve', '--oci-layout', `${dir}:v1`])).stdout.trim(), digest);
+    ok(await sigil(['tag', '--oci-layout', `${dir}:v1`, 'stable']));
+    assert.equal(ok(await sigil(['resolve', '--oci-layout', `${dir}:stable`])).stdout.trim(), digest);
+    ok(await sigil(['manifest', 'delete', '--oci-layout', `${dir}@${digest}`]));
+    failsWithOneLine(await sigil(['resolve', '--oci-layout', `${dir}:v1`]), /v1/);
+  });
+});
+
+describe('errors are one clear line', () => {
+  it('names an unparsable reference', async () => {
+    failsWithOneLine(await sigil(['resolve', 'localhost:5000/UPPER:tag']), /invalid reference/);
+    failsWithOneLine(await sigil(['cp', 'localhost:5000/a:', 'localhost:5000/b']), /invalid reference/);
+  });
+
+  it('names a registry that cannot be reached', async () => {
+    failsWithOneLine(await sigil(['resolve', '127.0.0.1:1/app:v1']), /127\.0\.0\.1:1/);
+  });
+
+  it('names the repository and tag that do not exist', async () => {
+    failsWithOneLine(await sigil(['resolve', `${registry.host}/nothing/here:v9`]), /nothing\/here/);
+  });
+
+  it('rejects a missing tag on resolve', async () => {
+    failsWithOneLine(await sigil(['resolve', `${registry.host}/cmd/app`]), /no tag or digest/);
+  });
+
+  it('rejects a missing OCI layout', async () => {
+    failsWithOneLine(await sigil(['resolve', '--oci-layout', join(home, 'absent') + ':v1']), /absent/);
+  });
+
+  it('rejects unknown flags', async () => {
+    failsWithOneLine(await sigil(['cp', '--bogus', 'a', 'b']), /unknown option/);
+  });
+});

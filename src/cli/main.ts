@@ -1,0 +1,194 @@
+// The sigil command line: declares every command and its flags, wires the context, and owns exit codes.
+// Commands live in commands/; this file only parses arguments and renders errors (DESIGN.md cli/).
+
+import { Command, CommanderError, Option } from 'commander';
+import { loadCliEnvironment } from './config.js';
+import type { CommandContext, OutputFormat } from './context.js';
+import { CliError } from './errors.js';
+import { TargetOpener, type RegistryOptions } from './targets.js';
+
+/** Exit code for any failure, as Notation and Kyverno use. */
+const EXIT_FAILURE = 1;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new CliError(`"${value}" is not a whole number`);
+  return n;
+}
+
+/** Renders any thrown value as the one-line `Error: …` message users see (never a stack unless --debug). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const message = error.message.split('\n')[0] ?? error.message;
+    return message;
+  }
+  return String(error);
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: readonly string[], io: { stdout?: NodeJS.WritableStream; stderr?: NodeJS.WritableStream; stdin?: NodeJS.ReadableStream } = {}): Promise<number> {
+  const env = loadCliEnvironment();
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const stdin = io.stdin ?? process.stdin;
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new CliError('interrupted', { code: 'FAILED' }));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let opener: TargetOpener | undefined;
+  let debug = false;
+
+  const context = (registry: RegistryOptions): CommandContext => {
+    opener = new TargetOpener(env, registry);
+    return { env, opener, stdout, stderr, stdin, signal: controller.signal };
+  };
+  const registryOptions = (flags: { insecureRegistry?: string[]; forceReferrersTag?: boolean }): RegistryOptions => ({
+    insecureRegistry: flags.insecureRegistry ?? [],
+    forceReferrersTag: flags.forceReferrersTag ?? false,
+  });
+  const insecure = () => new Option('--insecure-registry <host>', 'use plain HTTP for this registry (repeatable); loopback registries always use it').argParser(collect);
+  const output = (choices: OutputFormat[], fallback: OutputFormat) => new Option('-o, --output <format>', 'output format').choices(choices).default(fallback);
+
+  const program = new Command('sigil')
+    .description('Sign container images, keep signatures next to them, verify them, enforce it at admission')
+    .version('0.1.0')
+    .option('-d, --debug', 'print stack traces for errors')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s), outputError: () => {} })
+    .hook('preAction', (cmd) => {
+      debug = Boolean(cmd.opts().debug);
+    });
+
+  program
+    .command('cp')
+    .description('copy an artifact between registries and OCI layouts; -r also copies its referrers (signatures) graph')
+    .argument('<source>', 'REGISTRY/REPO:TAG|@DIGEST, or DIR:TAG|DIR@DIGEST with --from-oci-layout')
+    .argument('<destination>', 'REGISTRY/REPO[:TAG], or DIR[:TAG] with --to-oci-layout')
+    .option('-r, --recursive', 'also copy referrers, recursively', false)
+    .option('--from-oci-layout', 'the source is an OCI image layout', false)
+    .option('--to-oci-layout', 'the destination is an OCI image layout (created if absent)', false)
+    .option('--concurrency <n>', 'parallel transfers', integer, 4)
+    .option('-q, --quiet', 'print nothing on success', false)
+    .option('--all-tags', 'copy every tag of the source repository or layout (SRC and DST without tags)', false)
+    .option('--force-referrers-tag', 'keep referrers in the referrers tag schema even where the API exists', false)
+    .addOption(insecure())
+    .action(async (source: string, destination: string, flags) => {
+      const { runCopy } = await import('./commands/cp.js');
+      await runCopy(context(registryOptions(flags)), source, destination, flags);
+    });
+
+  program
+    .command('discover')
+    .description('show the referrers tree (signatures and other artifacts) of an artifact')
+    .argument('<reference>', 'REGISTRY/REPO:TAG|@DIGEST, or DIR:TAG|DIR@DIGEST with --oci-layout')
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .option('--artifact-type <type>', 'only referrers of this artifact type (first level)')
+    .addOption(output(['tree', 'json'], 'tree'))
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runDiscover } = await import('./commands/discover.js');
+      await runDiscover(context(registryOptions(flags)), reference, flags);
+    });
+
+  program
+    .command('resolve')
+    .description('print the digest a reference resolves to')
+    .argument('<reference>')
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .option('--descriptor', 'print the whole descriptor as JSON', false)
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runResolve } = await import('./commands/manifest.js');
+      await runResolve(context(registryOptions(flags)), reference, flags);
+    });
+
+  const manifest = program.command('manifest').description('fetch or delete a manifest');
+  manifest
+    .command('fetch')
+    .description('print a manifest exactly as stored')
+    .argument('<reference>')
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .option('--descriptor', 'print its descriptor instead', false)
+    .option('--pretty', 'indent the JSON', false)
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runManifestFetch } = await import('./commands/manifest.js');
+      await runManifestFetch(context(registryOptions(flags)), reference, flags);
+    });
+  manifest
+    .command('delete')
+    .description('delete the manifest a reference resolves to')
+    .argument('<reference>')
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runManifestDelete } = await import('./commands/manifest.js');
+      await runManifestDelete(context(registryOptions(flags)), reference, flags);
+    });
+
+  program
+    .command('tag')
+    .description('point one or more new tags at what a reference resolves to')
+    .argument('<reference>')
+    .argument('<tags...>')
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .addOption(insecure())
+    .action(async (reference: string, tags: string[], flags) => {
+      const { runTag } = await import('./commands/manifest.js');
+      await runTag(context(registryOptions(flags)), reference, tags, flags);
+    });
+
+  program
+    .command('login')
+    .description("log in to a registry; credentials are stored as docker login stores them")
+    .argument('<registry>')
+    .option('-u, --username <name>')
+    .option('-p, --password <password>', 'insecure: prefer --password-stdin')
+    .option('--password-stdin', 'read the password from standard input', false)
+    .addOption(insecure())
+    .action(async (registry: string, flags) => {
+      const { runLogin } = await import('./commands/login.js');
+      await runLogin(context(registryOptions(flags)), registry, flags);
+    });
+  program
+    .command('logout')
+    .description('remove stored credentials for a registry')
+    .argument('<registry>')
+    .action(async (registry: string) => {
+      const { runLogout } = await import('./commands/login.js');
+      await runLogout(context(registryOptions({})), registry);
+    });
+
+  program
+    .command('demo')
+    .description('run the quick-start job end to end on embedded defaults')
+    .option('--work-dir <dir>', 'where to write (default: a new temp dir)')
+    .action(async (flags) => {
+      const { runDemo } = await import('./commands/demo.js');
+      await runDemo(context(registryOptions({})), flags);
+    });
+
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0; // --help, --version
+      stderr.write(`Error: ${error.message.replace(/^error: /, '')}\n`);
+      return EXIT_FAILURE;
+    }
+    stderr.write(`Error: ${describeError(error)}\n`);
+    if (debug && error instanceof Error && error.stack) stderr.write(`${error.stack}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await opener?.close().catch(() => {
+      // closing idle connections cannot change the command's outcome
+    });
+  }
+}
