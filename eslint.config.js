@@ -1,0 +1,34 @@
+// One flat config: eslint + typescript-eslint (type-checked), plus the module dependency arrows
+// of STYLE.md rule 3 encoded as no-restricted-imports per folder.
+import tseslint from 'typescript-eslint';
+
+/** Modules each folder must not import (everything to its left in cli → … → registry → oci). */
+const forbidden = {
+  'src/oci/**': ['registry', 'keys', 'pki', 'notary', 'cosign', 'verify', 'admission', 'cli', 'server'],
+  'src/registry/**': ['keys', 'pki', 'notary', 'cosign', 'verify', 'admission', 'cli', 'server'],
+  'src/verify/**': ['admission', 'cli', 'server'],
+  'src/admission/**': ['cli', 'server'],
+};
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'eslint.config.js'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-floating-promises': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
+  },
+  ...Object.entries(forbidden).map(([files, modules]) => ({
+    files: [files],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: modules.map((m) => ({ group: [`**/${m}/*`, `../${m}/*`], message: `STYLE.md rule 3: ${files.split('/')[1]}/ must not import ${m}/` })) }],
+    },
+  })),
+);
