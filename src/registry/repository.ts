@@ -334,9 +334,14 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
     yield* filterReferrers(index?.index.manifests ?? [], artifactType);
   }
 
-  /** Lists tags in the registry's (lexical) order, following `Link` pages (distribution-spec v1.1.1, "Listing Tags"). */
+  /**
+   * Lists tags in lexical order, after `last` when given, following `Link` pages
+   * (distribution-spec v1.1.1, "Listing Tags"). Pages are gathered and sorted here: the spec
+   * asks registries for lexical order, but Distribution 2.8 returns its filesystem order.
+   */
   async *tags({ signal, last }: OperationOptions & { readonly last?: string }): AsyncGenerator<string, void, undefined> {
     const settings = this.#client.settings;
+    const found = new Set<string>();
     let url: URL | undefined = this.#url('tags/list', { n: String(settings.tagPageSize), ...(last === undefined ? {} : { last }) });
     for (let page = 0; url !== undefined; page++) {
       if (page >= settings.maxTagPages) throw new RegistryError('RESPONSE_INVALID', `${this.name}: more than ${settings.maxTagPages} pages of tags`, this.#where());
@@ -353,13 +358,15 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
       if (tags !== null && tags !== undefined && (!Array.isArray(tags) || !tags.every((t): t is string => typeof t === 'string'))) {
         throw new RegistryError('RESPONSE_INVALID', `${this.name}: the tag list's "tags" is not a list of strings`, { ...this.#where(), status: 200 });
       }
-      yield* (tags ?? []) as string[];
+      for (const tag of (tags ?? []) as string[]) if (last === undefined || tag > last) found.add(tag);
       const next = parseNextLink(response.header('link'), response.url);
       if (next !== undefined && next.origin !== response.url.origin) {
         throw new RegistryError('RESPONSE_INVALID', `${this.name}: tags Link header points to another host (${next.host})`, this.#where());
       }
       url = next;
     }
+    // Code-unit order, as Distribution's sort.Strings and the OCI layout use.
+    yield* [...found].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   // ---- manifests ----
@@ -455,7 +462,8 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
   /** The tag-schema index of a subject and its descriptor, or undefined when the tag does not exist. */
   async #fetchReferrersIndex(subjectDigest: string, signal: AbortSignal): Promise<{ index: ImageIndex; descriptor: Descriptor } | undefined> {
     const tag = referrersTag(subjectDigest);
-    const response = await this.#request({ method: 'GET', path: `manifests/${tag}`, headers: { accept: MEDIA_TYPE_IMAGE_INDEX }, signal, action: 'pull' });
+    // Accept every manifest type: distribution answers 404 when the tag holds a type not accepted, hiding a squatter.
+    const response = await this.#request({ method: 'GET', path: `manifests/${tag}`, headers: { accept: MANIFEST_ACCEPT }, signal, action: 'pull' });
     if (response.status === 404) {
       await discardBody(response);
       return undefined;
