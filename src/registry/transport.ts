@@ -3,7 +3,7 @@
 
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from './undici.js';
 import { DEFAULT_TRANSPORT_SETTINGS, MAX_ERROR_BODY_BYTES, type TransportSettings } from './defaults.js';
 import { OciError } from '../oci/errors.js';
 import { decodeErrorBody, errorFromResponse, locationOf, RegistryError, type ErrorSubject } from './errors.js';
@@ -371,7 +371,8 @@ export class Transport {
         req.streaming ? { ...where, timeoutMs: settings.bodyIdleTimeoutMs } : { ...where, timeoutMs: settings.requestTimeoutMs, ...(timeoutSignal ? { timeoutSignal } : {}) },
       );
     } catch (err) {
-      if (guarded?.error !== undefined) throw guarded.error;
+      // The body's own failure (a digest mismatch while streaming) explains more than undici's abort.
+      if (guarded?.error !== undefined) throw guarded.error instanceof Error ? guarded.error : failure(guarded.error, { ...where, timeoutMs: settings.requestTimeoutMs });
       let timeoutMs = settings.requestTimeoutMs;
       const code = networkCode(err);
       if (idle.signal.aborted) timeoutMs = settings.bodyIdleTimeoutMs;
