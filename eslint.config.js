@@ -19,7 +19,14 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Async generators that yield in-memory bytes and async stubs of async interfaces are the point, not a slip.
+      '@typescript-eslint/require-await': 'off',
     },
+  },
+  {
+    // commander hands every action its options as `any`; each command narrows them in its own flags type.
+    files: ['src/cli/main.ts'],
+    rules: { '@typescript-eslint/no-unsafe-argument': 'off' },
   },
   {
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],

@@ -91,7 +91,9 @@ export function decodeLayoutIndex(bytes: Uint8Array, name = 'index.json'): Image
   const doc = parseJson(bytes, name);
   if (doc.schemaVersion !== 2) throw layoutInvalid(`${name}: schemaVersion must be 2`);
   if (doc.mediaType !== undefined && doc.mediaType !== MEDIA_TYPE_IMAGE_INDEX) {
-    throw layoutInvalid(`${name}: mediaType "${printable(String(doc.mediaType))}" is not ${MEDIA_TYPE_IMAGE_INDEX}`);
+    // String() on a JSON object can throw ({"toString": 1}); only strings are shown.
+    const shown = typeof doc.mediaType === 'string' ? `"${printable(doc.mediaType)}"` : '(not a string)';
+    throw layoutInvalid(`${name}: mediaType ${shown} is not ${MEDIA_TYPE_IMAGE_INDEX}`);
   }
   if (!Array.isArray(doc.manifests)) throw layoutInvalid(`${name}: manifests must be an array`);
   try {

@@ -358,7 +358,7 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
       if (tags !== null && tags !== undefined && (!Array.isArray(tags) || !tags.every((t): t is string => typeof t === 'string'))) {
         throw new RegistryError('RESPONSE_INVALID', `${this.name}: the tag list's "tags" is not a list of strings`, { ...this.#where(), status: 200 });
       }
-      for (const tag of (tags ?? []) as string[]) if (last === undefined || tag > last) found.add(tag);
+      for (const tag of tags ?? []) if (last === undefined || tag > last) found.add(tag);
       const next = parseNextLink(response.header('link'), response.url);
       if (next !== undefined && next.origin !== response.url.origin) {
         throw new RegistryError('RESPONSE_INVALID', `${this.name}: tags Link header points to another host (${next.host})`, this.#where());
