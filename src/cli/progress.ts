@@ -45,6 +45,12 @@ export class ProgressLine {
         this.#pending.delete(event.descriptor.digest);
         this.#copied++;
         break;
+      case 'mounted':
+        // no bytes will move for it
+        this.#pending.delete(event.descriptor.digest);
+        this.#known -= event.descriptor.size;
+        this.#copied++;
+        break;
       case 'skipped':
         this.#pending.delete(event.descriptor.digest);
         this.#skipped++;

@@ -78,6 +78,20 @@ export interface TagLister {
   tags(options: OperationOptions & { readonly last?: string }): AsyncIterable<string>;
 }
 
+/**
+ * Makes a blob appear without transferring it, when the source is another repository of the
+ * same registry (distribution-spec v1.1.1, "Mounting a blob from another repository"). Optional:
+ * find it with `isBlobMounter`; `mountFrom` answers false when it cannot mount from `source`.
+ */
+export interface BlobMounter {
+  mountFrom(desc: Descriptor, source: ReadOnlyStorage, options: OperationOptions): Promise<boolean>;
+}
+
+/** True when the store can mount blobs from some sources. */
+export function isBlobMounter(value: object): value is BlobMounter {
+  return typeof (value as Partial<BlobMounter>).mountFrom === 'function';
+}
+
 /** True when the store can list referrers. */
 export function isReferrerLister(value: object): value is ReferrerLister {
   return typeof (value as Partial<ReferrerLister>).referrers === 'function';

@@ -3,7 +3,7 @@
 // never on HTTP, as oras-go v2 copy.go and extendedcopy.go are.
 
 import type { ReadOnlyStorage, ReadOnlyTarget, ReferrerLister, Storage, Target } from './content.js';
-import { isReferencePusher, isReferrerLister } from './content.js';
+import { isBlobMounter, isReferencePusher, isReferrerLister } from './content.js';
 import type { Descriptor } from './descriptor.js';
 import { isDigest, readVerified } from './digest.js';
 import { ContentError, CopyError, ReferenceSyntaxError, type CopySide } from './errors.js';
@@ -22,6 +22,8 @@ export type CopyEvent =
   | { readonly type: 'bytes'; readonly descriptor: Descriptor; readonly bytes: number }
   /** The node is now at the destination. */
   | { readonly type: 'copied'; readonly descriptor: Descriptor }
+  /** The blob was mounted from another repository of the same registry, so no bytes moved. */
+  | { readonly type: 'mounted'; readonly descriptor: Descriptor }
   /** The node was already at the destination, so it was not transferred (nor, for a manifest, what it points to). */
   | { readonly type: 'skipped'; readonly descriptor: Descriptor }
   /** A referrer of `subject` was found at the source and will be copied (only with `referrers`). */
@@ -191,6 +193,11 @@ class GraphCopier {
         return;
       }
       this.#emit({ type: 'start', descriptor: desc });
+      const dst = this.#dst;
+      if (isBlobMounter(dst) && (await this.#on('destination', desc, () => dst.mountFrom(desc, this.#src, { signal: this.#signal })))) {
+        this.#emit({ type: 'mounted', descriptor: desc });
+        return;
+      }
       const source = await this.#on('source', desc, () => this.#src.fetch(desc, { signal: this.#signal }));
       // Blobs stream from source to destination; a failure while reading is the source's.
       let sourceFailure: { readonly error: unknown } | undefined;

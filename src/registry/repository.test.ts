@@ -18,6 +18,7 @@ import {
   testManifest,
   type TestContent,
 } from '../../test/support/target-conformance.js';
+import { copy, type CopyEvent } from '../oci/copy.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestOf } from '../oci/digest.js';
 import { MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_NOTARY_SIGNATURE } from '../oci/mediatype.js';
@@ -207,6 +208,22 @@ describe('uploads', () => {
     const destination = c.repository(registry.host, freshName('mount-to'));
     assert.equal(await destination.mount(blob.descriptor, source.repository, opts()), true);
     assert.equal(await destination.exists(blob.descriptor, opts()), true);
+  });
+
+  it('copies between repositories of one registry by mounting blobs, not transferring them', async () => {
+    const c = client();
+    const source = c.repository(registry.host, freshName('copy-mount-src'));
+    const image = await pushImage(source, 'copy-mount');
+    await source.tag(image.descriptor, 'v1', opts());
+    const destination = c.repository(registry.host, freshName('copy-mount-dst'));
+    const events: CopyEvent[] = [];
+    await copy(source, 'v1', destination, 'v1', { ...opts(), onProgress: (e) => events.push(e) });
+    assert.equal(events.filter((e) => e.type === 'mounted').length, 2, 'config and layer are mounted');
+    assert.equal(events.filter((e) => e.type === 'bytes' && !e.descriptor.mediaType.includes('manifest')).length, 0, 'no blob bytes moved');
+    assert.equal((await destination.resolve('v1', opts())).digest, image.descriptor.digest);
+    assert.equal(await destination.mountFrom(image.descriptor, destination, opts()), false, 'never mounts from itself');
+    const elsewhere = c.repository('127.0.0.1:1', source.repository);
+    assert.equal(await destination.mountFrom(image.descriptor, elsewhere, opts()), false, 'never mounts across registries');
   });
 
   it('reports a mount the registry declines so the caller can push instead', async () => {

@@ -1,7 +1,7 @@
 // One repository of a remote registry as a content target: manifests, blobs, tags and referrers
 // over the distribution-spec v1.1.1 HTTP API, with the referrers tag schema where the API is missing.
 
-import type { ByteStream, Deleter, OperationOptions, ReferencePusher, ReferrerLister, ReferrersOptions, TagLister, Target } from '../oci/content.js';
+import type { BlobMounter, ByteStream, Deleter, OperationOptions, ReadOnlyStorage, ReferencePusher, ReferrerLister, ReferrersOptions, TagLister, Target } from '../oci/content.js';
 import { toStream } from '../oci/content.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestOf, isDigest, parseDigest, printable, readVerified, verifyContent } from '../oci/digest.js';
@@ -86,7 +86,7 @@ async function* bodyOf(response: HttpResponse): ByteStream {
  * under the tag schema is updated, and on delete the entry is removed, as distribution-spec
  * v1.1.1 "Pushing Manifests with Subject" and "Deleting Manifests" describe.
  */
-export class Repository implements Target, ReferrerLister, Deleter, ReferencePusher, TagLister {
+export class Repository implements Target, ReferrerLister, Deleter, ReferencePusher, TagLister, BlobMounter {
   /** Registry host as the user named it. */
   readonly registry: string;
   /** Repository path within the registry (`library/alpine`). */
@@ -243,6 +243,15 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
       return false;
     }
     throw await this.#error(response, { reference: desc.digest, notFound: 'BLOB_UNKNOWN', action: 'push' });
+  }
+
+  /**
+   * Mounts `desc` from `source` when it is another repository of this registry (so `sigil cp`
+   * between repositories moves no bytes); answers false for any other source.
+   */
+  async mountFrom(desc: Descriptor, source: ReadOnlyStorage, options: OperationOptions): Promise<boolean> {
+    if (!(source instanceof Repository) || source.registry !== this.registry || source.repository === this.repository) return false;
+    return this.mount(desc, source.repository, options);
   }
 
   /**

@@ -37,10 +37,12 @@ export async function runCopy(ctx: CommandContext, source: string, destination: 
   let referrers = 0;
   let copied = 0;
   let skipped = 0;
+  let mounted = 0;
   const onProgress = (event: CopyEvent): void => {
     if (event.type === 'referrer') referrers++;
     else if (event.type === 'copied') copied++;
     else if (event.type === 'skipped') skipped++;
+    else if (event.type === 'mounted') mounted++;
     progress?.onEvent(event);
   };
   let root;
@@ -58,7 +60,7 @@ export async function runCopy(ctx: CommandContext, source: string, destination: 
   const kind = (k: string) => `[${k}]`;
   ctx.stdout.write(`Copied ${kind(src.kind)} ${src.display()} => ${kind(dst.kind)} ${dst.display(dstReference ?? root.digest)}\n`);
   ctx.stdout.write(`Digest: ${root.digest}\n`);
-  ctx.stdout.write(`Content: ${copied} copied, ${skipped} already present${flags.recursive ? `, ${referrers} referrers` : ''}\n`);
+  ctx.stdout.write(`Content: ${copied} copied, ${mounted > 0 ? `${mounted} mounted, ` : ''}${skipped} already present${flags.recursive ? `, ${referrers} referrers` : ''}\n`);
 }
 
 /**
