@@ -5,6 +5,7 @@ import type { BlobMounter, ByteStream, Deleter, OperationOptions, ReadOnlyStorag
 import { toStream } from '../oci/content.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestOf, isDigest, parseDigest, printable, readVerified, verifyContent } from '../oci/digest.js';
+import { DigestError } from '../oci/errors.js';
 import { MAX_MANIFEST_BYTES, MAX_METADATA_BYTES } from '../oci/limits.js';
 import { decodeManifest, detectManifestMediaType, referrerDescriptor, type ImageIndex, type Manifest } from '../oci/manifest.js';
 import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MEDIA_TYPE_IMAGE_INDEX } from '../oci/mediatype.js';
@@ -63,6 +64,17 @@ export function parseNextLink(header: string | undefined, base: URL): URL | unde
     }
   }
   return undefined;
+}
+
+/** Yields `source` unchanged, failing with SIZE_INVALID as soon as it runs past `desc.size` and at its end when short. */
+async function* checkLength(source: ByteStream, desc: Descriptor, name: string): ByteStream {
+  let received = 0;
+  for await (const chunk of source) {
+    received += chunk.byteLength;
+    if (received > desc.size) throw new DigestError('SIZE_MISMATCH', `${name}: content is longer than the expected ${desc.size} bytes`);
+    yield chunk;
+  }
+  if (received !== desc.size) throw new DigestError('SIZE_MISMATCH', `${name}: content ended after ${received} of ${desc.size} bytes`);
 }
 
 /** Yields a response body, mapping transport failures to RegistryErrors and releasing the body when the reader stops early. */
@@ -572,12 +584,14 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
 
   /**
    * Streams the blob in PATCH requests of uploadChunkBytes, each with Content-Range and
-   * Content-Length (distribution-spec v1.1.1, "Pushing a blob in chunks"), through a verifier
-   * that fails the upload as soon as the bytes disagree with `desc`. Returns the last Location.
+   * Content-Length (distribution-spec v1.1.1, "Pushing a blob in chunks"). Only the length is
+   * checked here; the digest is the registry's to check when the upload is closed with
+   * `?digest=` (the spec makes it a MUST), which saves hashing a large blob twice on a copy
+   * whose source already verified it. Returns the last Location.
    */
   async #uploadChunks(start: URL, desc: Descriptor, source: ByteStream, signal: AbortSignal): Promise<URL> {
     const chunkBytes = this.#client.settings.uploadChunkBytes;
-    const verified = verifyContent(source, desc, `${this.name}@${desc.digest}`)[Symbol.asyncIterator]();
+    const verified = checkLength(source, desc, `${this.name}@${desc.digest}`)[Symbol.asyncIterator]();
     let carry: Uint8Array | undefined;
     let location = start;
     for (let offset = 0; offset < desc.size; ) {
@@ -589,7 +603,7 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
           carry = undefined;
           if (chunk === undefined) {
             const next = await verified.next();
-            if (next.done) return; // short content: verifyContent has thrown already; guard anyway
+            if (next.done) return; // short content: checkLength has thrown already; guard anyway
             chunk = next.value;
           }
           if (chunk.byteLength > remaining) {
@@ -614,7 +628,7 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
       location = this.#sessionLocation(response, location);
       offset += length;
     }
-    // Pull once more so the verifier sees the end and checks the digest before anything is committed.
+    // Pull once more so the length check sees the end before anything is committed.
     const end = await verified.next();
     if (end.done !== true || carry !== undefined) {
       throw new RegistryError('SIZE_INVALID', `${this.name}@${desc.digest}: content is longer than ${desc.size} bytes`, this.#where());
