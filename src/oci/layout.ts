@@ -58,7 +58,7 @@ function parseJson(bytes: Uint8Array, name: string): Record<string, unknown> {
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {
-    throw layoutInvalid(`${name}: not valid UTF-8 JSON (${(cause as Error).message})`, cause);
+    throw layoutInvalid(`${name}: not valid UTF-8 JSON (${printable((cause as Error).message, 120)})`, cause);
   }
   if (!isRecord(value)) throw layoutInvalid(`${name}: must be a JSON object`);
   return value;

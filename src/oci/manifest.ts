@@ -63,7 +63,7 @@ function parseJsonObject(bytes: Uint8Array, name: string): Record<string, unknow
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {
-    throw new ManifestError('MANIFEST_INVALID', `${name}: not valid UTF-8 JSON (${(cause as Error).message})`, { cause });
+    throw new ManifestError('MANIFEST_INVALID', `${name}: not valid UTF-8 JSON (${printable((cause as Error).message, 120)})`, { cause });
   }
   if (!isRecord(value)) fail(`${name}: must be a JSON object`);
   return value;

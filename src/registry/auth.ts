@@ -79,6 +79,12 @@ function parseOneHeader(input: string): AuthChallenge[] {
       }
       i++; // '='
       skip(/[ \t]/);
+      if (input[i] !== '"' && !TOKEN_CHAR.test(input[i] ?? '')) {
+        // RFC 9110 §11.2: an auth-param's value is a token or quoted-string, never empty; `abc=` is a token68.
+        i = mark;
+        if (first) skip(/[A-Za-z0-9\-._~+/=]/);
+        break;
+      }
       params[name.toLowerCase()] = input[i] === '"' ? quoted() : token();
       skip(/[ \t]/);
       if (input[i] !== ',') break;

@@ -186,10 +186,17 @@ export class DockerCredentialStore implements CredentialStore {
     const fail = (detail: string, cause?: unknown) =>
       new RegistryError('CREDENTIALS_ERROR', `${registry}: ${program} ${action} ${detail}`, { registry, ...(cause === undefined ? {} : { cause }) });
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
-      const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'], timeout: this.#helperTimeoutMs, killSignal: 'SIGKILL', ...(signal ? { signal } : {}) });
+      const child = spawn(program, [action], { stdio: ['pipe', 'pipe', 'pipe'], killSignal: 'SIGKILL', ...(signal ? { signal } : {}) });
+      // Our own timer rather than spawn's `timeout`, which is cleared only on 'exit': a helper that
+      // fails to start (ENOENT) never exits, and its timer would keep the process alive.
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.#helperTimeoutMs);
       let stdout = '';
       let stderr = '';
       let spawnError: Error | undefined;
+      const finish = (code: number | null) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr, ...(spawnError ? { error: spawnError } : {}) });
+      };
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         if (stdout.length < MAX_CREDENTIAL_HELPER_OUTPUT) stdout += chunk;
       });
@@ -203,7 +210,15 @@ export class DockerCredentialStore implements CredentialStore {
         // a helper that exits without reading stdin is judged by its exit code below
       });
       child.stdin.end(input);
-      child.on('close', (code) => resolve({ code, stdout, stderr, ...(spawnError ? { error: spawnError } : {}) }));
+      child.on('close', (code) => finish(code));
+      child.on('exit', (code, killedBy) => {
+        // Killed (timeout or abort): do not wait for 'close', which waits until every process holding
+        // the pipes exits; a shell-script helper's own children (`sleep`, python) keep them open.
+        if (killedBy === null) return;
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(code);
+      });
     });
     if (result.error !== undefined) {
       const code = (result.error as NodeJS.ErrnoException).code;

@@ -117,6 +117,8 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (value === undefined) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // RFC 9110 §5.6.7: every HTTP-date form starts with a day name; Date.parse alone reads "1.5" or "-1" as dates in 2001.
+  if (!/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /i.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
@@ -165,6 +167,9 @@ class GuardedBody {
   }
 }
 
+/** The Authorization value each response's request carried, so an error body that echoes it is cleaned (STYLE.md rule 6). */
+const sentAuthorization = new WeakMap<HttpResponse, string>();
+
 /** Reads at most MAX_ERROR_BODY_BYTES of an error response and turns it into a RegistryError. */
 export async function errorFrom(response: HttpResponse, subject: ErrorSubject): Promise<RegistryError> {
   let bytes: Uint8Array = new Uint8Array(0);
@@ -173,7 +178,15 @@ export async function errorFrom(response: HttpResponse, subject: ErrorSubject): 
   } catch {
     // an oversized or broken error body still leaves the status to report
   }
-  return errorFromResponse(response.status, decodeErrorBody(bytes), subject);
+  return errorFromResponse(response.status, decodeErrorBody(withoutCredential(bytes, sentAuthorization.get(response))), subject);
+}
+
+/** An error body with the credential part of `authorization` (token, base64 user:password) replaced, before it can reach a message. */
+function withoutCredential(bytes: Uint8Array, authorization: string | undefined): Uint8Array {
+  const credential = authorization?.slice(authorization.indexOf(' ') + 1).trim();
+  if (credential === undefined || credential === '') return bytes;
+  const text = new TextDecoder().decode(bytes);
+  return text.includes(credential) ? new TextEncoder().encode(text.replaceAll(credential, '[redacted]')) : bytes;
 }
 
 /**
@@ -215,13 +228,13 @@ export async function discardBody(response: HttpResponse): Promise<void> {
   }
 }
 
-function wrapResponse(data: Dispatcher.ResponseData, url: URL, context: FailureContext): HttpResponse {
+function wrapResponse(data: Dispatcher.ResponseData, url: URL, context: FailureContext, authorization: string | undefined): HttpResponse {
   const values = (name: string): string[] => {
     const value = data.headers[name.toLowerCase()];
     if (value === undefined) return [];
     return Array.isArray(value) ? value : [value];
   };
-  return {
+  const response: HttpResponse = {
     status: data.statusCode,
     url,
     body: data.body,
@@ -229,6 +242,8 @@ function wrapResponse(data: Dispatcher.ResponseData, url: URL, context: FailureC
     headerValues: values,
     failure: (err) => failure(err, context),
   };
+  if (authorization !== undefined) sentAuthorization.set(response, authorization);
+  return response;
 }
 
 /**
@@ -369,6 +384,7 @@ export class Transport {
         data,
         req.url,
         req.streaming ? { ...where, timeoutMs: settings.bodyIdleTimeoutMs } : { ...where, timeoutMs: settings.requestTimeoutMs, ...(timeoutSignal ? { timeoutSignal } : {}) },
+        Object.entries(req.headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1],
       );
     } catch (err) {
       // The body's own failure (a digest mismatch while streaming) explains more than undici's abort.

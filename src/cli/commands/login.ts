@@ -1,7 +1,7 @@
 // `sigil login` / `sigil logout`: store or erase registry credentials exactly as docker login does.
 
 import type { Credentials } from '../../registry/index.js';
-import { DockerCredentialStore, RegistryClient } from '../../registry/index.js';
+import { DockerCredentialStore, isRegistryError, RegistryClient } from '../../registry/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 
@@ -44,6 +44,10 @@ export async function runLogin(ctx: CommandContext, server: string, flags: Login
   const client = new RegistryClient({ credentials: { get: async () => credentials }, insecureRegistries: flags.insecureRegistry ?? [] });
   try {
     await client.ping(registry, { signal: ctx.signal });
+  } catch (err) {
+    // The registry's usual hint ("run sigil login") is what the user just did.
+    if (isRegistryError(err, 'UNAUTHORIZED')) throw new CliError(`${registry}: login refused (401 unauthorized); check the username and password`, { code: 'FAILED', cause: err });
+    throw err;
   } finally {
     await client.close();
   }
