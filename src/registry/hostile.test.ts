@@ -556,12 +556,46 @@ describe('a registry whose listings break the spec', { timeout: 10_000 }, () => 
     await assert.rejects(collect(repo.referrers(manifest.descriptor, opts())), registryError('RESPONSE_INVALID', registry));
   });
 
-  // Known bug, outside this file's reach: oci/manifest.ts decodeManifest quotes V8's JSON.parse message, which
-  // embeds the raw input (newlines included), and Repository's #readIndex appends it to the message.
   it('rejects a referrers answer that is not JSON, on one line', async () => {
     const registry = await startFakeRegistry((_req, res) => bytesAnswer(res, 200, Buffer.from('<html>\nnope\n</html>'), { 'content-type': MEDIA_TYPE_IMAGE_INDEX }));
     const repo = repositoryOn(registry);
     await assert.rejects(collect(repo.referrers(manifest.descriptor, opts())), registryError('RESPONSE_INVALID', registry));
+  });
+
+  it('falls back to the tag schema when the referrers endpoint answers 200 with something other than an index', async () => {
+    // GHCR answers the referrers path with a redirect to a UI page: 200, but no image index.
+    const registry = await startFakeRegistry((req, res) => {
+      if (req.url?.includes('/referrers/')) return bytesAnswer(res, 200, Buffer.from('<html>hello</html>'), { 'content-type': 'text/html' });
+      return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+    });
+    const repo = repositoryOn(registry);
+    assert.deepEqual(await collect(repo.referrers(manifest.descriptor, opts())), []);
+    assert.equal(repo.referrersApi, false);
+    assert.ok(registry.requests.some((r) => r.path.endsWith(`/manifests/${manifest.descriptor.digest.replace(':', '-')}`)), 'the tag schema was read');
+  });
+
+  it('keeps the tag-schema index when a registry sends OCI-Subject without having the referrers API', async () => {
+    // Docker Hub and pre-GA ECR did this, and clients that trusted the header lost referrers.
+    const stored = new Map<string, Buffer>();
+    const registry = await startFakeRegistry(async (req, res) => {
+      const path = req.url ?? '';
+      if (path.includes('/referrers/')) return json(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: 'no route' }] });
+      const tag = /\/manifests\/([^/?]+)$/.exec(path)?.[1] ?? '';
+      if (req.method === 'PUT') {
+        const chunks: Buffer[] = [];
+        for await (const chunk of req) chunks.push(chunk as Buffer);
+        stored.set(tag, Buffer.concat(chunks));
+        return bytesAnswer(res, 201, Buffer.alloc(0), { 'oci-subject': manifest.descriptor.digest, 'docker-content-digest': digestOf(Buffer.concat(chunks)) });
+      }
+      const body = stored.get(tag);
+      if (body === undefined) return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+      return bytesAnswer(res, 200, body, { 'content-type': MEDIA_TYPE_IMAGE_INDEX });
+    });
+    const repo = repositoryOn(registry);
+    const signature = testManifest(config.descriptor, [layer.descriptor], { subject: manifest.descriptor });
+    await repo.push(signature.descriptor, signature.bytes, opts());
+    const index = JSON.parse(stored.get(manifest.descriptor.digest.replace(':', '-'))?.toString() ?? '{}') as { manifests?: Array<{ digest: string }> };
+    assert.deepEqual(index.manifests?.map((m) => m.digest), [signature.descriptor.digest]);
   });
 
   it('rejects a tag list whose Link header points to another host', async () => {

@@ -66,6 +66,11 @@ export function parseNextLink(header: string | undefined, base: URL): URL | unde
   return undefined;
 }
 
+/** True for a referrers API answer: 200 with an image index (Content-Type decides; the body is checked when read). */
+function isReferrersAnswer(response: HttpResponse): boolean {
+  return response.status === 200 && mediaTypeOf(response.header('content-type')) === MEDIA_TYPE_IMAGE_INDEX;
+}
+
 /** Yields `source` unchanged, failing with SIZE_INVALID as soon as it runs past `desc.size` and at its end when short. */
 async function* checkLength(source: ByteStream, desc: Descriptor, name: string): ByteStream {
   let received = 0;
@@ -325,18 +330,24 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
     parseDigest(subject.digest);
     if (this.#referrersApi !== false) {
       let url: URL | undefined = this.#url(`referrers/${subject.digest}`, artifactType === undefined ? {} : { artifactType });
+      // Whether this listing is the probe: decided before the request, since a concurrent listing may settle it meanwhile.
+      const probing = this.#referrersApi === undefined;
       for (let page = 0; url !== undefined; page++) {
         if (page >= this.#client.settings.maxReferrersPages) {
           throw new RegistryError('RESPONSE_INVALID', `${this.name}@${subject.digest}: more than ${this.#client.settings.maxReferrersPages} pages of referrers`, this.#where());
         }
         const response = await this.#send({ method: 'GET', url, headers: { accept: MEDIA_TYPE_IMAGE_INDEX }, signal, action: 'pull' });
-        if (page === 0 && this.#referrersApi === undefined) {
-          if (response.status === 404) {
-            // distribution-spec v1.1.1, Listing Referrers: a registry with the API never answers 404, so 404 means no API.
-            await discardBody(response);
-            this.#referrersApi = false;
-            break;
+        if (page === 0 && probing && !isReferrersAnswer(response)) {
+          // distribution-spec v1.1.1, Listing Referrers: a registry with the API answers 200 with an image
+          // index and never 404. GHCR redirects to a UI page instead, others answer 405 or 501: no API.
+          if (response.status !== 404 && response.status !== 405 && response.status !== 501 && response.status !== 200) {
+            throw await this.#error(response, { reference: subject.digest, notFound: 'MANIFEST_UNKNOWN', action: 'pull' });
           }
+          await discardBody(response);
+          if (this.#referrersApi === undefined) this.#referrersApi = false;
+          if (this.#referrersApi === false) break;
+          // a concurrent probe found the API: this answer is the registry's error, not a missing API
+          throw new RegistryError('RESPONSE_INVALID', `${this.name}@${subject.digest}: the referrers API answered ${response.status} without an image index`, { ...this.#where(), status: response.status });
         }
         if (response.status !== 200) throw await this.#error(response, { reference: subject.digest, notFound: 'MANIFEST_UNKNOWN', action: 'pull' });
         const index = await this.#readIndex(response, `${this.name} referrers of ${subject.digest}`);
@@ -397,15 +408,13 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
     const name = `${this.name}@${desc.digest}`;
     const bytes = await readVerified(toStream(content), desc, name);
     const manifest = decodeManifest(bytes, desc.mediaType, name);
-    const response = await this.#putManifest(desc, bytes, reference, signal);
+    await this.#putManifest(desc, bytes, reference, signal);
     if (manifest.subject === undefined) return;
-    // distribution-spec v1.1.1, Pushing Manifests with Subject: OCI-Subject in the answer means the registry keeps the referrers itself.
-    if (!this.#pinned && response.header('oci-subject') !== undefined) {
-      this.#referrersApi = true;
-      return;
-    }
-    if (this.#referrersApi === true) return;
-    if (!this.#pinned) this.#referrersApi = false;
+    // distribution-spec v1.1.1, Pushing Manifests with Subject, says an answer without OCI-Subject
+    // means "use the tag schema". The header alone is not trusted the other way: ECR (before its
+    // GA) and Docker Hub sent it without having the API, and referrers were lost. So the API is
+    // probed once instead, and decides.
+    if (!(await this.#usesTagSchema(manifest.subject, signal))) return;
     const entry = referrerDescriptor(manifest, desc);
     await this.#updateReferrersIndex(manifest.subject, signal, (index) => addReferrer(index, entry));
   }
