@@ -209,7 +209,7 @@ describe('errors are one clear line', () => {
   });
 
   it('names a registry that cannot be reached', async () => {
-    failsWithOneLine(await sigil(['resolve', '127.0.0.1:1/app:v1']), /127\.0\.0\.1:1/);
+    failsWithOneLine(await sigil(['resolve', '127.0.0.1:1/app:v1']), /127\.0\.0\.1:1: cannot connect \(ECONNREFUSED\); nothing listens there/);
   });
 
   it('names the repository and tag that do not exist', async () => {

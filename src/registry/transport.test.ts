@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeErrorBody, errorFromResponse, RegistryError, type ErrorSubject, type RegistryErrorCode, type RegistryErrorDetail } from './errors.js';
-import { formatDuration, parseRetryAfter } from './transport.js';
+import { failure, formatDuration, parseRetryAfter } from './transport.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -131,4 +131,30 @@ describe('errorFromResponse', () => {
       for (const text of c.excludes ?? []) assert.ok(!error.message.includes(text), `${JSON.stringify(error.message)} leaves out ${JSON.stringify(text)}`);
     });
   }
+});
+
+describe('failure', () => {
+  const context = { registry: 'reg.example:5000', repository: 'app', signal: new AbortController().signal, timeoutMs: 30_000 };
+  const cases: Array<[string, RegistryErrorCode, RegExp]> = [
+    ['ENOTFOUND', 'UNREACHABLE', /^reg\.example:5000: cannot connect \(ENOTFOUND\); unknown host, check the registry name$/],
+    ['EAI_AGAIN', 'UNREACHABLE', /unknown host, check the registry name$/],
+    ['ECONNREFUSED', 'UNREACHABLE', /cannot connect \(ECONNREFUSED\); nothing listens there, check the host and port$/],
+    ['ECONNRESET', 'UNREACHABLE', /^reg\.example:5000: connection lost \(ECONNRESET\)$/],
+    ['UND_ERR_HEADERS_TIMEOUT', 'TIMEOUT', /^reg\.example:5000\/app: request timed out after 30s$/],
+  ];
+  for (const [code, expected, message] of cases) {
+    it(`maps ${code} to ${expected} with a hint`, () => {
+      const err = failure(Object.assign(new Error('socket trouble'), { code }), context);
+      assert.ok(err instanceof RegistryError);
+      assert.equal(err.code, expected);
+      assert.match(err.message, message);
+    });
+  }
+
+  it('reports ABORTED when the caller signal fired, whatever the socket said', () => {
+    const controller = new AbortController();
+    controller.abort();
+    const err = failure(Object.assign(new Error('x'), { code: 'ECONNRESET' }), { ...context, signal: controller.signal });
+    assert.ok(err instanceof RegistryError && err.code === 'ABORTED');
+  });
 });

@@ -107,7 +107,8 @@ export function failure(err: unknown, context: FailureContext): Error {
   }
   if (code !== undefined && /^(E[A-Z]+|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_DESTROYED)$/.test(code)) {
     const what = code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' ? 'connection lost' : 'cannot connect';
-    return new RegistryError('UNREACHABLE', `${context.registry}: ${what} (${code})`, options);
+    const hint = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? '; unknown host, check the registry name' : code === 'ECONNREFUSED' ? '; nothing listens there, check the host and port' : '';
+    return new RegistryError('UNREACHABLE', `${context.registry}: ${what} (${code})${hint}`, options);
   }
   return new RegistryError('UNREACHABLE', `${context.registry}: request failed (${code ?? (err instanceof Error ? err.name : 'unknown error')})`, options);
 }
