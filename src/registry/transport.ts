@@ -105,7 +105,7 @@ export function failure(err: unknown, context: FailureContext): Error {
   if (context.timeoutSignal?.aborted || isTimeoutReason(err) || (code !== undefined && TIMEOUT_CODES.has(code))) {
     return new RegistryError('TIMEOUT', `${place}: request timed out after ${formatDuration(context.timeoutMs)}`, options);
   }
-  if (code !== undefined && /^(E[A-Z]+|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_DESTROYED)$/.test(code)) {
+  if (code !== undefined && /^(E[A-Z_]+|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_DESTROYED)$/.test(code)) {
     const what = code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' ? 'connection lost' : 'cannot connect';
     const hint = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? '; unknown host, check the registry name' : code === 'ECONNREFUSED' ? '; nothing listens there, check the host and port' : '';
     return new RegistryError('UNREACHABLE', `${context.registry}: ${what} (${code})${hint}`, options);
