@@ -1,5 +1,5 @@
 // One flat config: eslint + typescript-eslint (type-checked), plus the module dependency arrows
-// of STYLE.md rule 3 encoded as no-restricted-imports per folder.
+// of STYLE.md rule 3 and the index-only imports of rule 2, encoded as no-restricted-imports.
 import tseslint from 'typescript-eslint';
 
 /** Modules each folder must not import (everything to its left in cli → … → registry → oci). */
@@ -9,6 +9,15 @@ const forbidden = {
   'src/verify/**': ['admission', 'cli', 'server'],
   'src/admission/**': ['cli', 'server'],
 };
+
+/**
+ * STYLE.md rule 2: other folders reach these modules through their index.js only. Files inside a
+ * module import their siblings as `./x.js`, which these patterns never match.
+ */
+const indexOnly = ['oci', 'registry'].map((m) => ({
+  group: [`**/${m}/*`, `!**/${m}/index.js`],
+  message: `STYLE.md rule 2: import ${m}/ through ${m}/index.js, not a file inside it`,
+}));
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'eslint.config.js'] },
@@ -32,10 +41,21 @@ export default tseslint.config(
     files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
   },
+  // A later block's no-restricted-imports replaces an earlier one for the same file, so every
+  // per-folder block below repeats the index-only patterns after its own.
+  { rules: { 'no-restricted-imports': ['error', { patterns: indexOnly }] } },
   ...Object.entries(forbidden).map(([files, modules]) => ({
     files: [files],
     rules: {
-      'no-restricted-imports': ['error', { patterns: modules.map((m) => ({ group: [`**/${m}/*`, `../${m}/*`], message: `STYLE.md rule 3: ${files.split('/')[1]}/ must not import ${m}/` })) }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...modules.map((m) => ({ group: [`**/${m}/*`, `../${m}/*`], message: `STYLE.md rule 3: ${files.split('/')[1]}/ must not import ${m}/` })),
+            ...indexOnly,
+          ],
+        },
+      ],
     },
   })),
 );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Descriptor } from '../oci/descriptor.js';
+import type { Descriptor } from '../oci/index.js';
 import { formatBytes, ProgressLine } from './progress.js';
 
 class Capture extends Writable {

@@ -1,6 +1,6 @@
 // Renders copy progress as one redrawn line on a terminal: bytes done, rate and what is left.
 
-import type { CopyEvent } from '../oci/copy.js';
+import type { CopyEvent } from '../oci/index.js';
 
 /** Formats a byte count in binary units (1.5 MiB). */
 export function formatBytes(bytes: number): string {

@@ -1,10 +1,18 @@
 // Turns what the user typed (a registry reference or an OCI layout path) into a content target.
 // DESIGN.md "Fixed interfaces": --oci-layout makes DIR:TAG or DIR@DIGEST name an OCI image layout.
 
-import type { Descriptor } from '../oci/descriptor.js';
-import type { ReferrerLister, Target, Deleter, TagLister } from '../oci/content.js';
-import { OciLayout } from '../oci/layout.js';
-import { formatReference, parseDockerReference, parseLayoutReference, type Reference } from '../oci/reference.js';
+import {
+  formatReference,
+  OciLayout,
+  parseDockerReference,
+  parseLayoutReference,
+  type Deleter,
+  type Descriptor,
+  type Reference,
+  type ReferrerLister,
+  type TagLister,
+  type Target,
+} from '../oci/index.js';
 import { DockerCredentialStore, RegistryClient } from '../registry/index.js';
 import { CliError } from './errors.js';
 import type { CliEnvironment } from './config.js';

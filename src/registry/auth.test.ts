@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
 import { readAll, testBlob } from '../../test/support/target-conformance.js';
-import { digestOf } from '../oci/digest.js';
+import { digestOf } from '../oci/index.js';
 import { Authenticator, basicAuthorization, normalizeScopes, parseChallenges, repositoryScope, type AuthChallenge, type AuthTarget, type Credentials } from './auth.js';
 import { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';

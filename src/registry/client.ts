@@ -1,7 +1,7 @@
 // The registry client: one connection pool, one authenticator and one credential store shared by
 // every repository it opens. distribution-spec v1.1.1, "API" (the /v2/ endpoints) and "Pull" § version check.
 
-import { isLoopbackRegistry } from '../oci/reference.js';
+import { isLoopbackRegistry } from '../oci/index.js';
 import { Authenticator, type CredentialStore, type Credentials } from './auth.js';
 import { DEFAULT_REPOSITORY_SETTINGS, type RepositorySettings, type TransportSettings } from './defaults.js';
 import { RegistryError } from './errors.js';

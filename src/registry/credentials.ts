@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, realpath, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { printable } from '../oci/digest.js';
+import { printable } from '../oci/index.js';
 import type { CredentialStore, Credentials } from './auth.js';
 import { CREDENTIAL_HELPER_TIMEOUT_MS, MAX_CREDENTIAL_HELPER_OUTPUT } from './defaults.js';
 import { RegistryError } from './errors.js';

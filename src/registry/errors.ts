@@ -1,7 +1,7 @@
 // Errors raised by the registry module. Codes are API: add, never rename or reuse (STYLE.md rule 5).
 // distribution-spec v1.1.1, Error Codes: registry codes are kept verbatim; Sigil adds transport codes.
 
-import { printable } from '../oci/digest.js';
+import { printable } from '../oci/index.js';
 
 /** The error codes of distribution-spec v1.1.1 ("Error Codes" table), spelled as registries send them. */
 export const DISTRIBUTION_ERROR_CODES = Object.freeze([

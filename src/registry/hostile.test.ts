@@ -9,9 +9,14 @@ import { after, describe, it } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 import { chunked, collect, readAll, testBlob, testJson, testManifest } from '../../test/support/target-conformance.js';
-import { digestOf } from '../oci/digest.js';
-import { DigestError, type OciErrorCode } from '../oci/errors.js';
-import { MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST } from '../oci/mediatype.js';
+import {
+  DigestError,
+  digestOf,
+  MEDIA_TYPE_IMAGE_CONFIG,
+  MEDIA_TYPE_IMAGE_INDEX,
+  MEDIA_TYPE_IMAGE_MANIFEST,
+  type OciErrorCode,
+} from '../oci/index.js';
 import { basicAuthorization, type CredentialStore } from './auth.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import type { TransportSettings } from './defaults.js';

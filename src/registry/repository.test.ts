@@ -18,11 +18,16 @@ import {
   testManifest,
   type TestContent,
 } from '../../test/support/target-conformance.js';
-import { copy, type CopyEvent } from '../oci/copy.js';
-import type { Descriptor } from '../oci/descriptor.js';
-import { digestOf } from '../oci/digest.js';
-import { MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_NOTARY_SIGNATURE } from '../oci/mediatype.js';
-import { referrersTag } from '../oci/referrers.js';
+import {
+  copy,
+  digestOf,
+  MEDIA_TYPE_IMAGE_CONFIG,
+  MEDIA_TYPE_IMAGE_INDEX,
+  MEDIA_TYPE_NOTARY_SIGNATURE,
+  referrersTag,
+  type CopyEvent,
+  type Descriptor,
+} from '../oci/index.js';
 import { RegistryClient } from './client.js';
 import { RegistryError } from './errors.js';
 import { parseNextLink, type Repository } from './repository.js';

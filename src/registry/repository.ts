@@ -1,16 +1,43 @@
 // One repository of a remote registry as a content target: manifests, blobs, tags and referrers
 // over the distribution-spec v1.1.1 HTTP API, with the referrers tag schema where the API is missing.
 
-import type { BlobMounter, ByteStream, Deleter, OperationOptions, ReadOnlyStorage, ReferencePusher, ReferrerLister, ReferrersOptions, TagLister, Target } from '../oci/content.js';
-import { toStream } from '../oci/content.js';
-import type { Descriptor } from '../oci/descriptor.js';
-import { digestOf, isDigest, parseDigest, printable, readVerified, verifyContent } from '../oci/digest.js';
-import { DigestError } from '../oci/errors.js';
-import { MAX_MANIFEST_BYTES, MAX_METADATA_BYTES } from '../oci/limits.js';
-import { decodeManifest, detectManifestMediaType, referrerDescriptor, type ImageIndex, type Manifest } from '../oci/manifest.js';
-import { isManifestMediaType, MANIFEST_MEDIA_TYPES, MEDIA_TYPE_IMAGE_INDEX } from '../oci/mediatype.js';
-import { addReferrer, emptyReferrersIndex, filterReferrers, referrersTag, removeReferrer } from '../oci/referrers.js';
-import { encodeManifest } from '../oci/manifest.js';
+import {
+  addReferrer,
+  decodeManifest,
+  detectManifestMediaType,
+  DigestError,
+  digestOf,
+  emptyReferrersIndex,
+  encodeManifest,
+  filterReferrers,
+  isDigest,
+  isManifestMediaType,
+  MANIFEST_MEDIA_TYPES,
+  MAX_MANIFEST_BYTES,
+  MAX_METADATA_BYTES,
+  MEDIA_TYPE_IMAGE_INDEX,
+  parseDigest,
+  printable,
+  readVerified,
+  referrerDescriptor,
+  referrersTag,
+  removeReferrer,
+  toStream,
+  verifyContent,
+  type BlobMounter,
+  type ByteStream,
+  type Deleter,
+  type Descriptor,
+  type ImageIndex,
+  type Manifest,
+  type OperationOptions,
+  type ReadOnlyStorage,
+  type ReferencePusher,
+  type ReferrerLister,
+  type ReferrersOptions,
+  type TagLister,
+  type Target,
+} from '../oci/index.js';
 import { repositoryScope } from './auth.js';
 import type { RegistryClient, RegistryRequest } from './client.js';
 import { RegistryError, type DistributionErrorCode } from './errors.js';

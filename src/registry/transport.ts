@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from './undici.js';
 import { DEFAULT_TRANSPORT_SETTINGS, MAX_ERROR_BODY_BYTES, type TransportSettings } from './defaults.js';
-import { OciError } from '../oci/errors.js';
+import { OciError } from '../oci/index.js';
 import { decodeErrorBody, errorFromResponse, locationOf, RegistryError, type ErrorSubject } from './errors.js';
 
 /** What the registry module logs through: the subset of pino it uses (STYLE.md rule 12). */

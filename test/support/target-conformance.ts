@@ -4,10 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import type { ByteStream, Deleter, ReferrerLister, TagLister, Target } from '../../src/oci/content.js';
-import type { Descriptor } from '../../src/oci/descriptor.js';
-import { digestOf } from '../../src/oci/digest.js';
 import {
+  digestOf,
   EMPTY_JSON_DIGEST,
   MEDIA_TYPE_EMPTY_JSON,
   MEDIA_TYPE_IMAGE_CONFIG,
@@ -15,7 +13,13 @@ import {
   MEDIA_TYPE_IMAGE_LAYER,
   MEDIA_TYPE_IMAGE_MANIFEST,
   MEDIA_TYPE_NOTARY_SIGNATURE,
-} from '../../src/oci/mediatype.js';
+  type ByteStream,
+  type Deleter,
+  type Descriptor,
+  type ReferrerLister,
+  type TagLister,
+  type Target,
+} from '../../src/oci/index.js';
 
 /** A target under test with every optional capability it may have, and how to dispose of it. */
 export interface ConformanceSetup {

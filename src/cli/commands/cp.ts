@@ -1,7 +1,6 @@
 // `sigil cp [-r] SRC DST`: copy an artifact, and with -r its referrers graph, between registries and layouts.
 
-import { isTagLister } from '../../oci/content.js';
-import { copy, type CopyEvent } from '../../oci/copy.js';
+import { copy, isTagLister, type CopyEvent } from '../../oci/index.js';
 import type { OpenedTarget } from '../targets.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';

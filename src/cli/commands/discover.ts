@@ -1,8 +1,6 @@
 // `sigil discover REF`: the referrers tree of an artifact (signatures, signatures of signatures, …).
 
-import { isReferrerLister, type ReferrerLister } from '../../oci/content.js';
-import type { Descriptor } from '../../oci/descriptor.js';
-import { MAX_REFERRERS_DEPTH } from '../../oci/limits.js';
+import { isReferrerLister, MAX_REFERRERS_DEPTH, type Descriptor, type ReferrerLister } from '../../oci/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext, OutputFormat } from '../context.js';
 import { resolveRequired } from '../targets.js';

@@ -1,8 +1,6 @@
 // `sigil resolve`, `sigil manifest fetch|delete` and `sigil tag`: single-manifest operations.
 
-import { isDeleter } from '../../oci/content.js';
-import { readVerified } from '../../oci/digest.js';
-import { isManifestMediaType } from '../../oci/mediatype.js';
+import { isDeleter, isManifestMediaType, readVerified } from '../../oci/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 import { resolveRequired } from '../targets.js';
