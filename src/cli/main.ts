@@ -163,6 +163,18 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
       await runLogout(context(registryOptions({})), registry);
     });
 
+  const registry = program.command('registry').description('the embedded OCI registry');
+  registry
+    .command('serve')
+    .description('serve an OCI Distribution v1.1 registry with the referrers API (until SIGINT/SIGTERM)')
+    .option('--addr <host:port>', 'listen address', '127.0.0.1:5000')
+    .option('--root <dir>', 'data directory (default: $XDG_DATA_HOME/sigil/registry)')
+    .option('--read-only', 'refuse every write', false)
+    .action(async (flags) => {
+      const { runRegistryServe } = await import('./commands/registry.js');
+      await runRegistryServe(context(registryOptions({})), flags);
+    });
+
   program
     .command('demo')
     .description('run the quick-start job end to end on embedded defaults')

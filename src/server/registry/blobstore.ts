@@ -1,0 +1,217 @@
+// The embedded registry's content-addressed blob store on the filesystem, and its upload sessions.
+// Bytes are written to a temp file, fsynced and renamed into place, so a crash never leaves a half blob served.
+
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parseDigest, type DigestAlgorithm } from '../../oci/index.js';
+import { RegistryServerError } from './errors.js';
+
+/** An upload session id: a UUID, so it can never name a path outside the uploads directory. */
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** True for a string that can be an upload session id. */
+export function isUploadId(value: string): boolean {
+  return UPLOAD_ID.test(value);
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/**
+ * Blobs at `ROOT/blobs/ALG/XX/HEX` (two-character fan-out keeps directories small) and upload
+ * sessions at `ROOT/uploads/ID`. The store knows bytes only; which repository may see a blob is
+ * the metadata database's business. Safe for concurrent use: a blob is published by an atomic
+ * rename of a fully written, fsynced file, and publishing the same digest twice is harmless.
+ */
+export class FsBlobStore {
+  readonly #root: string;
+
+  private constructor(root: string) {
+    this.#root = root;
+  }
+
+  /** Opens (creating) the store under `root`. */
+  static async open(root: string): Promise<FsBlobStore> {
+    await mkdir(join(root, 'blobs'), { recursive: true });
+    await mkdir(join(root, 'uploads'), { recursive: true });
+    await mkdir(join(root, 'tmp'), { recursive: true });
+    return new FsBlobStore(root);
+  }
+
+  #blobPath(digest: string): string {
+    const { algorithm, encoded } = parseDigest(digest);
+    return join(this.#root, 'blobs', algorithm, encoded.slice(0, 2), encoded);
+  }
+
+  #uploadPath(id: string): string {
+    if (!isUploadId(id)) throw new RegistryServerError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} is unknown`);
+    return join(this.#root, 'uploads', id);
+  }
+
+  /** The size of a stored blob, or undefined when absent. */
+  async size(digest: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.#blobPath(digest))).size;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A stream of a stored blob (`start`/`end` inclusive for Range requests); undefined when absent. */
+  async read(digest: string, range?: { start: number; end: number }): Promise<NodeJS.ReadableStream | undefined> {
+    const path = this.#blobPath(digest);
+    try {
+      const handle = await open(path, 'r');
+      return handle.createReadStream({ autoClose: true, highWaterMark: 1024 * 1024, ...(range ?? {}) });
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Writes `source` as a new blob whose digest must be `expected` (when given; else sha256 of
+   * the bytes). Returns digest and size. A mismatch removes the temp file and throws
+   * DIGEST_INVALID; `maxBytes` bounds the body (SIZE_INVALID past it).
+   */
+  async write(source: AsyncIterable<Uint8Array>, expected: { digest?: string; maxBytes?: number } = {}): Promise<{ digest: string; size: number }> {
+    const algorithm: DigestAlgorithm = expected.digest === undefined ? 'sha256' : parseDigest(expected.digest).algorithm;
+    const temp = join(this.#root, 'tmp', randomUUID());
+    const hash = createHash(algorithm);
+    let size = 0;
+    try {
+      await pipeline(source, async function* (chunks: AsyncIterable<Uint8Array>) {
+        for await (const chunk of chunks) {
+          size += chunk.byteLength;
+          if (expected.maxBytes !== undefined && size > expected.maxBytes) throw new RegistryServerError('SIZE_INVALID', `body exceeds ${expected.maxBytes} bytes`);
+          hash.update(chunk);
+          yield chunk;
+        }
+      }, createWriteStream(temp, { flags: 'wx' }));
+      const digest = `${algorithm}:${hash.digest('hex')}`;
+      if (expected.digest !== undefined && digest !== expected.digest) {
+        throw new RegistryServerError('DIGEST_INVALID', `content digest ${digest} does not match ${expected.digest}`);
+      }
+      await this.#publish(temp, digest);
+      return { digest, size };
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  /** fsyncs a complete temp file and renames it to its digest's path. */
+  async #publish(temp: string, digest: string): Promise<void> {
+    const handle = await open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const target = this.#blobPath(digest);
+    const dir = join(target, '..');
+    await mkdir(dir, { recursive: true });
+    await rename(temp, target);
+    await fsyncDirectory(dir);
+  }
+
+  /** Removes a blob (garbage collection and DELETE); absent is fine. */
+  async remove(digest: string): Promise<void> {
+    try {
+      await unlink(this.#blobPath(digest));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+
+  /** Starts an upload session and returns its id. */
+  async startUpload(): Promise<string> {
+    const id = randomUUID();
+    await (await open(this.#uploadPath(id), 'wx')).close();
+    return id;
+  }
+
+  /** Bytes received so far by an upload session; throws BLOB_UPLOAD_UNKNOWN when there is none. */
+  async uploadSize(id: string): Promise<number> {
+    try {
+      return (await stat(this.#uploadPath(id))).size;
+    } catch (err) {
+      if (isMissing(err)) throw new RegistryServerError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+      throw err;
+    }
+  }
+
+  /**
+   * Appends a chunk at `offset`, which must be the current size (distribution-spec v1.1.1,
+   * chunked upload: out-of-order chunks are refused with 416). Returns the new size.
+   */
+  async appendUpload(id: string, offset: number, source: AsyncIterable<Uint8Array>, maxBytes?: number): Promise<number> {
+    const path = this.#uploadPath(id);
+    const current = await this.uploadSize(id);
+    if (offset !== current) throw new RegistryServerError('RANGE_INVALID', `chunk starts at ${offset}, but ${current} bytes were received`);
+    let size = current;
+    await pipeline(source, async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const chunk of chunks) {
+        size += chunk.byteLength;
+        if (maxBytes !== undefined && size - current > maxBytes) throw new RegistryServerError('SIZE_INVALID', `chunk exceeds ${maxBytes} bytes`);
+        yield chunk;
+      }
+    }, createWriteStream(path, { flags: 'a' }));
+    return size;
+  }
+
+  /** Completes an upload: the received bytes must hash to `digest`; the blob is published and the session removed. */
+  async finishUpload(id: string, digest: string): Promise<{ digest: string; size: number }> {
+    const path = this.#uploadPath(id);
+    await this.uploadSize(id);
+    const { algorithm } = parseDigest(digest);
+    const hash: Hash = createHash(algorithm);
+    let size = 0;
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      size += chunk.byteLength;
+    }
+    const actual = `${algorithm}:${hash.digest('hex')}`;
+    if (actual !== digest) throw new RegistryServerError('DIGEST_INVALID', `uploaded content digest ${actual} does not match ${digest}`);
+    await this.#publish(path, digest);
+    return { digest, size };
+  }
+
+  /** Cancels an upload session; absent is fine. */
+  async cancelUpload(id: string): Promise<void> {
+    await rm(this.#uploadPath(id), { force: true });
+  }
+
+  /** Every upload session id and when it last changed (for expiry). */
+  async listUploads(): Promise<Array<{ id: string; modified: number }>> {
+    const out: Array<{ id: string; modified: number }> = [];
+    for (const id of await readdir(join(this.#root, 'uploads'))) {
+      if (!isUploadId(id)) continue;
+      try {
+        out.push({ id, modified: (await stat(this.#uploadPath(id))).mtimeMs });
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    }
+    return out;
+  }
+
+  /** Removes temp files left by writes that a crash interrupted (call at start-up, before serving). */
+  async removeTemporaryFiles(): Promise<void> {
+    await rm(join(this.#root, 'tmp'), { recursive: true, force: true });
+    await mkdir(join(this.#root, 'tmp'), { recursive: true });
+  }
+}

@@ -1,0 +1,41 @@
+// The embedded registry's config loader: turns `sigil registry serve` flags into frozen options
+// (STYLE.md rule 11: only loaders see flags and the environment).
+
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Validated settings of `sigil registry serve`. */
+export interface RegistryServeConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Data directory: `blobs/`, `uploads/`, `tmp/` and the embedded database in `db/`. */
+  readonly root: string;
+  readonly readOnly: boolean;
+}
+
+/** Flags as the CLI parsed them. */
+export interface RegistryServeFlags {
+  readonly addr?: string;
+  readonly root?: string;
+  readonly readOnly?: boolean;
+}
+
+/** Default address: loopback only, so a registry started without thought is not on the network. */
+export const DEFAULT_ADDR = '127.0.0.1:5000';
+
+/** Parses `HOST:PORT`, `[V6]:PORT` or `:PORT`; throws a one-line error naming the flag. */
+export function parseAddr(addr: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
+  const port = Number(match?.[3]);
+  if (match === null || !Number.isInteger(port) || port > 65535) throw new Error(`--addr ${addr}: expected HOST:PORT, such as 127.0.0.1:5000`);
+  const host = match[1] ?? (match[2] === '' ? '0.0.0.0' : (match[2] ?? '127.0.0.1'));
+  return { host, port };
+}
+
+/** Builds the config from flags; the default root is `$XDG_DATA_HOME/sigil/registry` (else `~/.local/share/sigil/registry`). */
+export function loadRegistryServeConfig(flags: RegistryServeFlags, env: NodeJS.ProcessEnv = process.env): RegistryServeConfig {
+  const { host, port } = parseAddr(flags.addr ?? DEFAULT_ADDR);
+  const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  const root = resolve(flags.root ?? join(dataHome, 'sigil', 'registry'));
+  return Object.freeze({ host, port, root, readOnly: flags.readOnly ?? false });
+}

@@ -1,0 +1,468 @@
+// The embedded registry's HTTP API: distribution-spec v1.1.1 pull, push, content discovery (tags,
+// referrers) and content management, over the filesystem blob store and the SQL metadata store.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  artifactTypeOf,
+  decodeManifest,
+  isDigest,
+  isManifestMediaType,
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPE_IMAGE_INDEX,
+  OciError,
+  parseDigest,
+  printable,
+  streamOf,
+  successorsOf,
+  type Manifest,
+} from '../../oci/index.js';
+import { FsBlobStore, isUploadId } from './blobstore.js';
+import { errorBody, RegistryServerError } from './errors.js';
+import { MetadataStore, type ManifestRecord, type SqlDatabase } from './metadata.js';
+
+/** distribution-spec v1.1.1, "Pulling manifests": the repository name grammar, each path component. */
+const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+/** Names longer than this are refused (Distribution's limit; many clients assume it). */
+const MAX_NAME_LENGTH = 255;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** Tags per page when the client gives no `n`, and the most it may ask for (Distribution caps at 1000 too). */
+const DEFAULT_TAG_PAGE = 1000;
+const MAX_TAG_PAGE = 10_000;
+
+/** What a log line gets: the subset of pino the server uses. */
+export interface ServerLogger {
+  info(details: Record<string, unknown>, message: string): void;
+  error(details: Record<string, unknown>, message: string): void;
+}
+
+/** Options of the embedded registry. */
+export interface RegistryServerOptions {
+  /** Data directory: blobs and upload sessions live under it. */
+  readonly root: string;
+  /** The metadata database (see database.ts). */
+  readonly database: SqlDatabase;
+  /** Refuse every write with 405 UNSUPPORTED (default false). */
+  readonly readOnly?: boolean;
+  readonly logger?: ServerLogger;
+  /** An idle connection (a slow-loris client) is closed after this long; default 60 s. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** One parsed API route. */
+type Route =
+  | { kind: 'base' }
+  | { kind: 'uploads'; name: string }
+  | { kind: 'upload'; name: string; id: string }
+  | { kind: 'blob'; name: string; digest: string }
+  | { kind: 'manifest'; name: string; reference: string }
+  | { kind: 'tags'; name: string }
+  | { kind: 'referrers'; name: string; digest: string };
+
+function fail(code: ConstructorParameters<typeof RegistryServerError>[0], message: string): never {
+  throw new RegistryServerError(code, message);
+}
+
+function checkName(name: string): string {
+  if (name.length > MAX_NAME_LENGTH || !NAME.test(name)) fail('NAME_INVALID', `invalid repository name "${printable(name, 80)}"`);
+  return name;
+}
+
+function checkDigest(digest: string): string {
+  try {
+    parseDigest(digest);
+  } catch {
+    fail('DIGEST_INVALID', `invalid digest "${printable(digest, 80)}"`);
+  }
+  return digest;
+}
+
+/**
+ * Parses the request path, undecoded: a name is checked against the grammar as sent, so
+ * `%2e%2e`, `..`, absolute paths and NUL never reach the stores (they fail NAME_INVALID).
+ */
+export function parseRoute(pathname: string): Route {
+  if (pathname === '/v2/' || pathname === '/v2') return { kind: 'base' };
+  if (!pathname.startsWith('/v2/')) fail('NAME_UNKNOWN', 'not a registry API path');
+  const rest = pathname.slice(4);
+  let match: RegExpExecArray | null;
+  if ((match = /^(.+)\/blobs\/uploads\/?$/.exec(rest))) return { kind: 'uploads', name: checkName(match[1] ?? '') };
+  if ((match = /^(.+)\/blobs\/uploads\/([^/]+)$/.exec(rest))) {
+    const id = match[2] ?? '';
+    if (!isUploadId(id)) fail('BLOB_UPLOAD_UNKNOWN', `upload ${printable(id, 64)} is unknown`);
+    return { kind: 'upload', name: checkName(match[1] ?? ''), id };
+  }
+  if ((match = /^(.+)\/blobs\/([^/]+)$/.exec(rest))) return { kind: 'blob', name: checkName(match[1] ?? ''), digest: checkDigest(match[2] ?? '') };
+  if ((match = /^(.+)\/manifests\/([^/]+)$/.exec(rest))) {
+    const reference = match[2] ?? '';
+    if (!TAG.test(reference) && !isDigest(reference)) fail(reference.includes(':') ? 'DIGEST_INVALID' : 'MANIFEST_INVALID', `invalid tag or digest "${printable(reference, 80)}"`);
+    return { kind: 'manifest', name: checkName(match[1] ?? ''), reference };
+  }
+  if ((match = /^(.+)\/tags\/list$/.exec(rest))) return { kind: 'tags', name: checkName(match[1] ?? '') };
+  if ((match = /^(.+)\/referrers\/([^/]+)$/.exec(rest))) return { kind: 'referrers', name: checkName(match[1] ?? ''), digest: checkDigest(match[2] ?? '') };
+  fail('NAME_UNKNOWN', 'not a registry API path');
+}
+
+/** Reads a request body of at most `limit` bytes into memory (manifests). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    throw new RegistryServerError('SIZE_INVALID', `body of ${declared} bytes exceeds the ${limit}-byte limit`, { status: 413 });
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
+    if (total > limit) throw new RegistryServerError('SIZE_INVALID', `body exceeds the ${limit}-byte limit`, { status: 413 });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function mediaTypeOf(header: string | undefined): string | undefined {
+  const value = header?.split(';')[0]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** `start-end` of a Content-Range (distribution-spec v1.1.1 uses it without the `bytes ` unit; both are accepted). */
+function parseContentRange(value: string): { start: number; end: number } | undefined {
+  const match = /^(?:bytes )?(\d+)-(\d+)$/.exec(value.trim());
+  if (match === null) return undefined;
+  const start = Number(match[1]);
+  const end = Number(match[2]);
+  return Number.isSafeInteger(start) && Number.isSafeInteger(end) && end >= start ? { start, end } : undefined;
+}
+
+/**
+ * The embedded registry. `open` builds it over a data directory and a database; `listen` serves
+ * it; `handle` is the request handler, usable on any node:http server. No request can crash
+ * the process: every failure becomes a spec error answer.
+ */
+export class RegistryServer {
+  readonly #blobs: FsBlobStore;
+  readonly #meta: MetadataStore;
+  readonly #readOnly: boolean;
+  readonly #logger: ServerLogger | undefined;
+  readonly #idleTimeoutMs: number;
+  #server: Server | undefined;
+
+  private constructor(blobs: FsBlobStore, meta: MetadataStore, options: RegistryServerOptions) {
+    this.#blobs = blobs;
+    this.#meta = meta;
+    this.#readOnly = options.readOnly ?? false;
+    this.#logger = options.logger;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  }
+
+  /** Opens the stores (creating the schema and directories) and removes temp files a crash left behind. */
+  static async open(options: RegistryServerOptions): Promise<RegistryServer> {
+    const blobs = await FsBlobStore.open(options.root);
+    await blobs.removeTemporaryFiles();
+    const meta = await MetadataStore.open(options.database);
+    return new RegistryServer(blobs, meta, options);
+  }
+
+  /** Starts serving on `host:port` (port 0 picks a free one); resolves with the address. */
+  async listen(port: number, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
+    const server = createServer({ requestTimeout: 0, headersTimeout: Math.min(30_000, this.#idleTimeoutMs) }, (req, res) => {
+      void this.handle(req, res);
+    });
+    server.setTimeout(this.#idleTimeoutMs, (socket) => socket.destroy());
+    server.keepAliveTimeout = 5_000;
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  /** Stops accepting connections, lets in-flight requests finish, then closes the database. */
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (server !== undefined) {
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await this.#meta.close();
+  }
+
+  /** Handles one request; never throws. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.setHeader('docker-distribution-api-version', 'registry/2.0');
+    try {
+      const url = new URL(req.url ?? '/', 'http://registry');
+      const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+      if (rawPath.includes('\0')) fail('NAME_INVALID', 'NUL in path');
+      await this.#dispatch(parseRoute(rawPath), req, res, url);
+    } catch (err) {
+      this.#answerError(req, res, err);
+    }
+  }
+
+  #answerError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    let error: RegistryServerError;
+    if (err instanceof RegistryServerError) error = err;
+    else if (err instanceof OciError && (err.code === 'MANIFEST_INVALID' || err.code === 'MEDIA_TYPE_UNSUPPORTED' || err.code === 'DESCRIPTOR_INVALID')) error = new RegistryServerError('MANIFEST_INVALID', err.message);
+    else if (err instanceof OciError && err.code === 'DIGEST_INVALID') error = new RegistryServerError('DIGEST_INVALID', err.message);
+    else {
+      this.#logger?.error({ method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) }, 'request failed');
+      error = new RegistryServerError('INTERNAL', 'internal error');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const body = errorBody(error);
+    res.writeHead(error.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    // An unread request body (a refused upload) would otherwise be parsed as the next request.
+    if (!req.complete) req.resume();
+  }
+
+  #requireWritable(): void {
+    if (this.#readOnly) throw new RegistryServerError('UNSUPPORTED', 'the registry is read-only');
+  }
+
+  async #dispatch(route: Route, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    const unsupported = () => fail('UNSUPPORTED', `${method} is not supported here`);
+    switch (route.kind) {
+      case 'base':
+        if (method !== 'GET' && method !== 'HEAD') unsupported();
+        return this.#send(req, res, 200, { 'content-type': 'application/json' }, '{}');
+      case 'uploads':
+        if (method !== 'POST') unsupported();
+        this.#requireWritable();
+        return this.#startUpload(route.name, req, res, url);
+      case 'upload':
+        return this.#upload(route.name, route.id, method, req, res, url);
+      case 'blob':
+        if (method === 'GET' || method === 'HEAD') return this.#getBlob(route.name, route.digest, req, res);
+        if (method === 'DELETE') {
+          this.#requireWritable();
+          if (!(await this.#meta.unlinkBlob(route.name, route.digest))) fail('BLOB_UNKNOWN', `blob ${route.digest} is unknown`);
+          return this.#send(req, res, 202, {});
+        }
+        return unsupported();
+      case 'manifest':
+        if (method === 'GET' || method === 'HEAD') return this.#getManifest(route.name, route.reference, req, res);
+        if (method === 'PUT') {
+          this.#requireWritable();
+          return this.#putManifest(route.name, route.reference, req, res);
+        }
+        if (method === 'DELETE') {
+          this.#requireWritable();
+          const deleted = isDigest(route.reference) ? await this.#meta.deleteManifest(route.name, route.reference) : await this.#meta.deleteTag(route.name, route.reference);
+          if (!deleted) fail('MANIFEST_UNKNOWN', `manifest ${route.reference} is unknown`);
+          return this.#send(req, res, 202, {});
+        }
+        return unsupported();
+      case 'tags':
+        if (method !== 'GET') unsupported();
+        return this.#listTags(route.name, req, res, url);
+      case 'referrers':
+        if (method !== 'GET') unsupported();
+        return this.#listReferrers(route.name, route.digest, req, res, url);
+    }
+  }
+
+  #send(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string | number>, body?: string | Buffer): void {
+    const bytes = body === undefined ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
+    res.writeHead(status, { 'content-length': bytes?.byteLength ?? 0, ...headers });
+    res.end(req.method === 'HEAD' ? undefined : bytes);
+  }
+
+  // ---- blobs ----
+
+  async #getBlob(name: string, digest: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const size = await this.#meta.blobSize(name, digest);
+    if (size === undefined) fail('BLOB_UNKNOWN', `blob ${digest} is unknown`);
+    const headers = { 'content-type': 'application/octet-stream', 'docker-content-digest': digest, 'accept-ranges': 'bytes', etag: `"${digest}"` };
+    if (req.method === 'HEAD') return this.#send(req, res, 200, { ...headers, 'content-length': size });
+    let range: { start: number; end: number } | undefined;
+    const rangeHeader = req.headers.range;
+    if (rangeHeader !== undefined) {
+      const match = /^bytes=(\d*)-(\d*)$/.exec(rangeHeader.trim());
+      const start = match?.[1] === '' ? size - Number(match?.[2] ?? 0) : Number(match?.[1]);
+      const end = match?.[1] !== '' && match?.[2] !== '' && match?.[2] !== undefined ? Math.min(Number(match[2]), size - 1) : size - 1;
+      if (match === null || !Number.isSafeInteger(start) || start < 0 || start > end || start >= size) {
+        res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': 0 });
+        res.end();
+        return;
+      }
+      range = { start, end };
+    }
+    const stream = await this.#blobs.read(digest, range);
+    if (stream === undefined) fail('BLOB_UNKNOWN', `blob ${digest} is unknown`);
+    if (range === undefined) res.writeHead(200, { ...headers, 'content-length': size });
+    else res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+    }
+    res.end();
+  }
+
+  async #startUpload(name: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const mount = url.searchParams.get('mount');
+    const from = url.searchParams.get('from');
+    if (mount !== null) {
+      checkDigest(mount);
+      // distribution-spec v1.1.1, Mounting a blob: with `from`, mount from that repository; without, the registry may mount from anywhere.
+      const source = from === null ? await this.#meta.blobKnownAnywhere(mount) : await this.#meta.blobSize(checkName(from), mount).then((size) => (size === undefined ? undefined : { size }));
+      if (source !== undefined && (await this.#blobs.size(mount)) === source.size) {
+        await this.#meta.linkBlob(name, mount, source.size);
+        return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${mount}`, 'docker-content-digest': mount });
+      }
+    }
+    const digest = url.searchParams.get('digest');
+    if (digest !== null) {
+      // distribution-spec v1.1.1, Pushing a blob monolithically: POST with ?digest= carries the whole blob.
+      checkDigest(digest);
+      const stored = await this.#blobs.write(req, { digest });
+      await this.#meta.linkBlob(name, stored.digest, stored.size);
+      return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest });
+    }
+    const id = await this.#blobs.startUpload();
+    await this.#meta.startUpload(id, name);
+    req.resume();
+    return this.#send(req, res, 202, { location: `/v2/${name}/blobs/uploads/${id}`, range: '0-0', 'docker-upload-uuid': id });
+  }
+
+  async #upload(name: string, id: string, method: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if ((await this.#meta.uploadRepository(id)) !== name) fail('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
+    const location = `/v2/${name}/blobs/uploads/${id}`;
+    const rangeOf = (size: number) => (size === 0 ? '0-0' : `0-${size - 1}`);
+    switch (method) {
+      case 'GET': {
+        const size = await this.#blobs.uploadSize(id);
+        return this.#send(req, res, 204, { location, range: rangeOf(size), 'docker-upload-uuid': id });
+      }
+      case 'PATCH': {
+        this.#requireWritable();
+        const size = await this.#append(id, req);
+        return this.#send(req, res, 202, { location, range: rangeOf(size), 'docker-upload-uuid': id });
+      }
+      case 'PUT': {
+        this.#requireWritable();
+        const digest = url.searchParams.get('digest');
+        if (digest === null) fail('DIGEST_INVALID', 'closing an upload needs ?digest=');
+        checkDigest(digest);
+        const length = req.headers['content-length'];
+        if (length !== undefined && length !== '0') await this.#append(id, req);
+        else req.resume();
+        const stored = await this.#blobs.finishUpload(id, digest);
+        await this.#meta.linkBlob(name, stored.digest, stored.size);
+        await this.#meta.endUpload(id);
+        return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest });
+      }
+      case 'DELETE':
+        this.#requireWritable();
+        await this.#blobs.cancelUpload(id);
+        await this.#meta.endUpload(id);
+        req.resume();
+        return this.#send(req, res, 204, {});
+      default:
+        fail('UNSUPPORTED', `${method} is not supported on uploads`);
+    }
+  }
+
+  /** Appends a request body to an upload, honouring Content-Range (416 when out of order or inconsistent). */
+  async #append(id: string, req: IncomingMessage): Promise<number> {
+    const current = await this.#blobs.uploadSize(id);
+    const header = req.headers['content-range'];
+    let offset = current;
+    if (header !== undefined) {
+      const range = parseContentRange(header);
+      const length = req.headers['content-length'];
+      if (range === undefined || (length !== undefined && Number(length) !== range.end - range.start + 1)) {
+        throw new RegistryServerError('RANGE_INVALID', `invalid Content-Range "${printable(header, 40)}"`);
+      }
+      offset = range.start;
+    }
+    return this.#blobs.appendUpload(id, offset, req);
+  }
+
+  // ---- manifests ----
+
+  async #resolve(name: string, reference: string): Promise<ManifestRecord> {
+    const record = isDigest(reference) ? await this.#meta.manifest(name, reference) : await this.#meta.manifestByTag(name, reference);
+    if (record === undefined) fail('MANIFEST_UNKNOWN', `manifest ${reference} is unknown`);
+    return record;
+  }
+
+  async #getManifest(name: string, reference: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const record = await this.#resolve(name, reference);
+    const headers = { 'content-type': record.mediaType, 'docker-content-digest': record.digest, etag: `"${record.digest}"` };
+    if (req.method === 'HEAD') return this.#send(req, res, 200, { ...headers, 'content-length': record.size });
+    const stream = await this.#blobs.read(record.digest);
+    if (stream === undefined) fail('MANIFEST_UNKNOWN', `manifest ${reference} is unknown`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+    return this.#send(req, res, 200, headers, Buffer.concat(chunks));
+  }
+
+  async #putManifest(name: string, reference: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const mediaType = mediaTypeOf(req.headers['content-type']);
+    if (mediaType === undefined || !isManifestMediaType(mediaType)) {
+      req.resume();
+      fail('MANIFEST_INVALID', `unsupported manifest media type "${printable(mediaType ?? '', 80)}"`);
+    }
+    const bytes = await readBody(req, MAX_MANIFEST_BYTES);
+    const manifest: Manifest = decodeManifest(bytes, mediaType, 'manifest');
+    const byDigest = isDigest(reference);
+    // distribution-spec v1.1.1, Pushing Manifests: everything it points at must be in the repository, except the subject.
+    const children = successorsOf(manifest).map((d) => d.digest);
+    const missing = await this.#meta.missing(name, children);
+    if (missing.length > 0) fail('MANIFEST_BLOB_UNKNOWN', `manifest references ${missing[0] ?? ''}, which the repository does not have`);
+    const stored = await this.#blobs.write(streamOf(bytes), byDigest ? { digest: reference } : {});
+    const artifactType = artifactTypeOf(manifest);
+    await this.#meta.putManifest({
+      repository: name,
+      digest: stored.digest,
+      mediaType,
+      size: stored.size,
+      ...(manifest.subject === undefined ? {} : { subject: manifest.subject.digest }),
+      ...(artifactType === undefined ? {} : { artifactType }),
+      ...(manifest.annotations === undefined ? {} : { annotations: manifest.annotations }),
+      children,
+      ...(byDigest ? {} : { tag: reference }),
+    });
+    return this.#send(req, res, 201, {
+      location: `/v2/${name}/manifests/${stored.digest}`,
+      'docker-content-digest': stored.digest,
+      ...(manifest.subject === undefined ? {} : { 'oci-subject': manifest.subject.digest }),
+    });
+  }
+
+  // ---- content discovery ----
+
+  async #listTags(name: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const n = url.searchParams.get('n');
+    const last = url.searchParams.get('last') ?? undefined;
+    if (n !== null && (!/^\d+$/.test(n) || Number(n) > MAX_TAG_PAGE)) fail('UNSUPPORTED', `invalid page size n=${printable(n, 20)}`);
+    const limit = n === null ? DEFAULT_TAG_PAGE : Number(n);
+    if (!(await this.#meta.repositoryExists(name))) fail('NAME_UNKNOWN', `repository ${name} is unknown`);
+    const page = limit === 0 ? { tags: [], more: false } : await this.#meta.tags(name, { ...(last === undefined ? {} : { last }), limit });
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const lastTag = page.tags.at(-1);
+    if (page.more && lastTag !== undefined) headers.link = `</v2/${name}/tags/list?n=${limit}&last=${encodeURIComponent(lastTag)}>; rel="next"`;
+    return this.#send(req, res, 200, headers, JSON.stringify({ name, tags: page.tags }));
+  }
+
+  async #listReferrers(name: string, digest: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const artifactType = url.searchParams.get('artifactType') ?? undefined;
+    const records = await this.#meta.referrers(name, digest, artifactType);
+    const manifests = records.map((r) => ({
+      mediaType: r.mediaType,
+      digest: r.digest,
+      size: r.size,
+      ...(r.artifactType === undefined ? {} : { artifactType: r.artifactType }),
+      ...(r.annotations === undefined ? {} : { annotations: r.annotations }),
+    }));
+    const headers: Record<string, string> = { 'content-type': MEDIA_TYPE_IMAGE_INDEX };
+    if (artifactType !== undefined) headers['oci-filters-applied'] = 'artifactType';
+    return this.#send(req, res, 200, headers, JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests }));
+  }
+}
