@@ -26,6 +26,17 @@ async function fsyncDirectory(path: string): Promise<void> {
   }
 }
 
+/** A file-name-safe key of a repository name. */
+function repositoryKey(repository: string): string {
+  return createHash('sha256').update(repository).digest('hex').slice(0, 32);
+}
+
+/** The running digest of an upload session, kept while the process lives so closing it needs no second read. */
+interface UploadHash {
+  readonly hash: Hash;
+  size: number;
+}
+
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
@@ -38,6 +49,7 @@ function isMissing(err: unknown): boolean {
  */
 export class FsBlobStore {
   readonly #root: string;
+  readonly #hashes = new Map<string, UploadHash>();
 
   private constructor(root: string) {
     this.#root = root;
@@ -56,9 +68,13 @@ export class FsBlobStore {
     return join(this.#root, 'blobs', algorithm, encoded.slice(0, 2), encoded);
   }
 
-  #uploadPath(id: string): string {
+  /**
+   * An upload session's file: `uploads/<repository key>.<id>`, so a session opened for one
+   * repository is unknown to every other without a database lookup.
+   */
+  #uploadPath(repository: string, id: string): string {
     if (!isUploadId(id)) throw new RegistryServerError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} is unknown`);
-    return join(this.#root, 'uploads', id);
+    return join(this.#root, 'uploads', `${repositoryKey(repository)}.${id}`);
   }
 
   /** The size of a stored blob, or undefined when absent. */
@@ -137,17 +153,18 @@ export class FsBlobStore {
     }
   }
 
-  /** Starts an upload session and returns its id. */
-  async startUpload(): Promise<string> {
+  /** Starts an upload session for `repository` and returns its id. */
+  async startUpload(repository: string): Promise<string> {
     const id = randomUUID();
-    await (await open(this.#uploadPath(id), 'wx')).close();
+    await (await open(this.#uploadPath(repository, id), 'wx')).close();
+    this.#hashes.set(id, { hash: createHash('sha256'), size: 0 });
     return id;
   }
 
-  /** Bytes received so far by an upload session; throws BLOB_UPLOAD_UNKNOWN when there is none. */
-  async uploadSize(id: string): Promise<number> {
+  /** Bytes received so far by an upload session; throws BLOB_UPLOAD_UNKNOWN when the repository has no such session. */
+  async uploadSize(repository: string, id: string): Promise<number> {
     try {
-      return (await stat(this.#uploadPath(id))).size;
+      return (await stat(this.#uploadPath(repository, id))).size;
     } catch (err) {
       if (isMissing(err)) throw new RegistryServerError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
       throw err;
@@ -156,52 +173,67 @@ export class FsBlobStore {
 
   /**
    * Appends a chunk at `offset`, which must be the current size (distribution-spec v1.1.1,
-   * chunked upload: out-of-order chunks are refused with 416). Returns the new size.
+   * chunked upload: out-of-order chunks are refused with 416). Returns the new size. The running
+   * sha256 is updated as bytes land; after a restart it is gone and closing re-reads the file.
    */
-  async appendUpload(id: string, offset: number, source: AsyncIterable<Uint8Array>, maxBytes?: number): Promise<number> {
-    const path = this.#uploadPath(id);
-    const current = await this.uploadSize(id);
+  async appendUpload(repository: string, id: string, offset: number, source: AsyncIterable<Uint8Array>, maxBytes?: number): Promise<number> {
+    const path = this.#uploadPath(repository, id);
+    const current = await this.uploadSize(repository, id);
     if (offset !== current) throw new RegistryServerError('RANGE_INVALID', `chunk starts at ${offset}, but ${current} bytes were received`);
+    const running = this.#hashes.get(id);
+    const hashing = running !== undefined && running.size === current ? running : undefined;
+    if (hashing === undefined) this.#hashes.delete(id);
     let size = current;
-    await pipeline(source, async function* (chunks: AsyncIterable<Uint8Array>) {
-      for await (const chunk of chunks) {
-        size += chunk.byteLength;
-        if (maxBytes !== undefined && size - current > maxBytes) throw new RegistryServerError('SIZE_INVALID', `chunk exceeds ${maxBytes} bytes`);
-        yield chunk;
-      }
-    }, createWriteStream(path, { flags: 'a' }));
+    try {
+      await pipeline(source, async function* (chunks: AsyncIterable<Uint8Array>) {
+        for await (const chunk of chunks) {
+          size += chunk.byteLength;
+          if (maxBytes !== undefined && size - current > maxBytes) throw new RegistryServerError('SIZE_INVALID', `chunk exceeds ${maxBytes} bytes`);
+          hashing?.hash.update(chunk);
+          yield chunk;
+        }
+      }, createWriteStream(path, { flags: 'a' }));
+    } catch (err) {
+      // What reached the file is unknown now: closing will hash the file itself.
+      this.#hashes.delete(id);
+      throw err;
+    }
+    if (hashing !== undefined) hashing.size = size;
     return size;
   }
 
   /** Completes an upload: the received bytes must hash to `digest`; the blob is published and the session removed. */
-  async finishUpload(id: string, digest: string): Promise<{ digest: string; size: number }> {
-    const path = this.#uploadPath(id);
-    await this.uploadSize(id);
+  async finishUpload(repository: string, id: string, digest: string): Promise<{ digest: string; size: number }> {
+    const path = this.#uploadPath(repository, id);
+    const fileSize = await this.uploadSize(repository, id);
     const { algorithm } = parseDigest(digest);
-    const hash: Hash = createHash(algorithm);
-    let size = 0;
-    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      size += chunk.byteLength;
+    const running = this.#hashes.get(id);
+    let actual: string;
+    if (running !== undefined && running.size === fileSize && algorithm === 'sha256') {
+      actual = `sha256:${running.hash.copy().digest('hex')}`;
+    } else {
+      const hash: Hash = createHash(algorithm);
+      for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) hash.update(chunk);
+      actual = `${algorithm}:${hash.digest('hex')}`;
     }
-    const actual = `${algorithm}:${hash.digest('hex')}`;
     if (actual !== digest) throw new RegistryServerError('DIGEST_INVALID', `uploaded content digest ${actual} does not match ${digest}`);
     await this.#publish(path, digest);
-    return { digest, size };
+    this.#hashes.delete(id);
+    return { digest, size: fileSize };
   }
 
   /** Cancels an upload session; absent is fine. */
-  async cancelUpload(id: string): Promise<void> {
-    await rm(this.#uploadPath(id), { force: true });
+  async cancelUpload(repository: string, id: string): Promise<void> {
+    this.#hashes.delete(id);
+    await rm(this.#uploadPath(repository, id), { force: true });
   }
 
-  /** Every upload session id and when it last changed (for expiry). */
-  async listUploads(): Promise<Array<{ id: string; modified: number }>> {
-    const out: Array<{ id: string; modified: number }> = [];
-    for (const id of await readdir(join(this.#root, 'uploads'))) {
-      if (!isUploadId(id)) continue;
+  /** Every upload session file and when it last changed (for expiry by gc). */
+  async listUploads(): Promise<Array<{ file: string; modified: number }>> {
+    const out: Array<{ file: string; modified: number }> = [];
+    for (const file of await readdir(join(this.#root, 'uploads'))) {
       try {
-        out.push({ id, modified: (await stat(this.#uploadPath(id))).mtimeMs });
+        out.push({ file, modified: (await stat(join(this.#root, 'uploads', file))).mtimeMs });
       } catch (err) {
         if (!isMissing(err)) throw err;
       }

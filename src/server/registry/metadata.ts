@@ -32,8 +32,6 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS tags (
      repository text NOT NULL, tag text NOT NULL, digest text NOT NULL,
      updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (repository, tag))`,
-  `CREATE TABLE IF NOT EXISTS uploads (
-     id text PRIMARY KEY, repository text NOT NULL, started_at timestamptz NOT NULL DEFAULT now())`,
 ];
 
 /** A stored manifest's row. */
@@ -98,7 +96,7 @@ export class MetadataStore {
     await this.#db.close();
   }
 
-  /** True when the repository has anything at all (blobs, manifests or uploads). */
+  /** True when the repository has anything at all (blobs or manifests). */
   async repositoryExists(repository: string): Promise<boolean> {
     const { rows } = await this.#db.query<{ found: number }>(
       `SELECT 1 AS found FROM repository_blobs WHERE repository = $1
@@ -220,21 +218,5 @@ export class MetadataStore {
       [repository, subject, artifactType ?? null],
     );
     return rows.map(toRecord);
-  }
-
-  /** Records an upload session for a repository. */
-  async startUpload(id: string, repository: string): Promise<void> {
-    await this.#db.query(`INSERT INTO uploads (id, repository) VALUES ($1, $2)`, [id, repository]);
-  }
-
-  /** The repository an upload session belongs to, or undefined. */
-  async uploadRepository(id: string): Promise<string | undefined> {
-    const { rows } = await this.#db.query<{ repository: string }>(`SELECT repository FROM uploads WHERE id = $1`, [id]);
-    return rows[0]?.repository;
-  }
-
-  /** Forgets an upload session. */
-  async endUpload(id: string): Promise<void> {
-    await this.#db.query(`DELETE FROM uploads WHERE id = $1`, [id]);
   }
 }

@@ -232,6 +232,16 @@ describe('bad input is refused with the spec error and the server keeps serving'
     assert.equal((await raw(`/v2/${name}/blobs/${digestOf('hello world')}`)).body, 'hello world');
   });
 
+  it('keeps an upload session to the repository that opened it', async () => {
+    const start = await raw(`/v2/${fresh('owner')}/blobs/uploads/`, { method: 'POST' });
+    const id = (start.headers.get('location') ?? '').split('/').at(-1) ?? '';
+    const other = fresh('intruder');
+    assert.equal((await raw(`/v2/${other}/blobs/uploads/${id}`, { method: 'PATCH', body: 'x' })).code, 'BLOB_UPLOAD_UNKNOWN');
+    assert.equal((await raw(`/v2/${other}/blobs/uploads/${id}?digest=${digestOf('')}`, { method: 'PUT' })).code, 'BLOB_UPLOAD_UNKNOWN');
+    assert.equal((await raw(`/v2/${other}/blobs/uploads/${id}`, { method: 'DELETE' })).code, 'BLOB_UPLOAD_UNKNOWN');
+    assert.equal((await raw(`/v2/${other}/blobs/uploads/not-a-uuid`)).code, 'BLOB_UPLOAD_UNKNOWN');
+  });
+
   it('pages tags with n, last and Link', async () => {
     const name = fresh('tags');
     const repo = client().repository(host, name);

@@ -324,24 +324,22 @@ export class RegistryServer {
       await this.#meta.linkBlob(name, stored.digest, stored.size);
       return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest });
     }
-    const id = await this.#blobs.startUpload();
-    await this.#meta.startUpload(id, name);
+    const id = await this.#blobs.startUpload(name);
     req.resume();
     return this.#send(req, res, 202, { location: `/v2/${name}/blobs/uploads/${id}`, range: '0-0', 'docker-upload-uuid': id });
   }
 
   async #upload(name: string, id: string, method: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if ((await this.#meta.uploadRepository(id)) !== name) fail('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown`);
     const location = `/v2/${name}/blobs/uploads/${id}`;
     const rangeOf = (size: number) => (size === 0 ? '0-0' : `0-${size - 1}`);
     switch (method) {
       case 'GET': {
-        const size = await this.#blobs.uploadSize(id);
+        const size = await this.#blobs.uploadSize(name, id);
         return this.#send(req, res, 204, { location, range: rangeOf(size), 'docker-upload-uuid': id });
       }
       case 'PATCH': {
         this.#requireWritable();
-        const size = await this.#append(id, req);
+        const size = await this.#append(name, id, req);
         return this.#send(req, res, 202, { location, range: rangeOf(size), 'docker-upload-uuid': id });
       }
       case 'PUT': {
@@ -350,17 +348,19 @@ export class RegistryServer {
         if (digest === null) fail('DIGEST_INVALID', 'closing an upload needs ?digest=');
         checkDigest(digest);
         const length = req.headers['content-length'];
-        if (length !== undefined && length !== '0') await this.#append(id, req);
-        else req.resume();
-        const stored = await this.#blobs.finishUpload(id, digest);
+        if (length !== undefined && length !== '0') await this.#append(name, id, req);
+        else {
+          await this.#blobs.uploadSize(name, id); // BLOB_UPLOAD_UNKNOWN for a session of another repository
+          req.resume();
+        }
+        const stored = await this.#blobs.finishUpload(name, id, digest);
         await this.#meta.linkBlob(name, stored.digest, stored.size);
-        await this.#meta.endUpload(id);
         return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest });
       }
       case 'DELETE':
         this.#requireWritable();
-        await this.#blobs.cancelUpload(id);
-        await this.#meta.endUpload(id);
+        await this.#blobs.uploadSize(name, id);
+        await this.#blobs.cancelUpload(name, id);
         req.resume();
         return this.#send(req, res, 204, {});
       default:
@@ -369,8 +369,8 @@ export class RegistryServer {
   }
 
   /** Appends a request body to an upload, honouring Content-Range (416 when out of order or inconsistent). */
-  async #append(id: string, req: IncomingMessage): Promise<number> {
-    const current = await this.#blobs.uploadSize(id);
+  async #append(name: string, id: string, req: IncomingMessage): Promise<number> {
+    const current = await this.#blobs.uploadSize(name, id);
     const header = req.headers['content-range'];
     let offset = current;
     if (header !== undefined) {
@@ -381,7 +381,7 @@ export class RegistryServer {
       }
       offset = range.start;
     }
-    return this.#blobs.appendUpload(id, offset, req);
+    return this.#blobs.appendUpload(name, id, offset, req);
   }
 
   // ---- manifests ----
