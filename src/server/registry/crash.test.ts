@@ -190,7 +190,7 @@ function rawRequest(host: string, method: string, path: string, body?: Uint8Arra
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers: { ...headers, 'content-length': String(body?.byteLength ?? 0) } }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: { location: res.headers.location, range: res.headers.range as string | undefined } }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: { location: res.headers.location, range: res.headers.range } }));
     });
     req.on('error', reject);
     if (body === undefined) req.end();
