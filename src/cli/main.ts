@@ -175,6 +175,18 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
       await runRegistryServe(context(registryOptions({})), flags);
     });
 
+  registry
+    .command('gc')
+    .description('remove expired uploads and content nothing references (safe while the registry serves)')
+    .option('--root <dir>', 'data directory (default: $XDG_DATA_HOME/sigil/registry)')
+    .option('--grace <duration>', 'keep unreferenced content younger than this', '1h')
+    .option('--upload-ttl <duration>', 'remove upload sessions untouched this long', '24h')
+    .option('--dry-run', 'only report what would go', false)
+    .action(async (flags) => {
+      const { runRegistryGc } = await import('./commands/registry.js');
+      await runRegistryGc(context(registryOptions({})), flags);
+    });
+
   program
     .command('demo')
     .description('run the quick-start job end to end on embedded defaults')

@@ -1,7 +1,7 @@
 // `sigil registry serve`: run the embedded OCI registry until SIGINT or SIGTERM, then shut down gracefully.
 
 import { join } from 'node:path';
-import { loadRegistryServeConfig, openEmbeddedDatabase, RegistryServer, type RegistryServeFlags } from '../../server/registry/index.js';
+import { loadRegistryServeConfig, openEmbeddedDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 
@@ -31,4 +31,34 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
   });
   await server.close();
   ctx.stdout.write('sigil registry stopped\n');
+}
+
+/** Flags of `sigil registry gc`. */
+export interface RegistryGcFlags {
+  readonly root?: string;
+  readonly grace?: string;
+  readonly uploadTtl?: string;
+  readonly dryRun?: boolean;
+}
+
+/** Runs `sigil registry gc`: through the running server when there is one, else directly on the data directory. */
+export async function runRegistryGc(ctx: CommandContext, flags: RegistryGcFlags): Promise<void> {
+  let config;
+  let graceMs: number | undefined;
+  let uploadTtlMs: number | undefined;
+  try {
+    config = loadRegistryServeConfig({ ...(flags.root === undefined ? {} : { root: flags.root }) });
+    if (flags.grace !== undefined) graceMs = parseDuration('--grace', flags.grace);
+    if (flags.uploadTtl !== undefined) uploadTtlMs = parseDuration('--upload-ttl', flags.uploadTtl);
+  } catch (err) {
+    throw new CliError(err instanceof Error ? err.message : String(err));
+  }
+  const root = config.root;
+  const report = await runGarbageCollection(root, () => openEmbeddedDatabase(join(root, 'db')), {
+    ...(graceMs === undefined ? {} : { graceMs }),
+    ...(uploadTtlMs === undefined ? {} : { uploadTtlMs }),
+    dryRun: flags.dryRun ?? false,
+  });
+  const verb = flags.dryRun ? 'would remove' : 'removed';
+  ctx.stdout.write(`gc (${report.via === 'server' ? 'through the running registry' : 'on the data directory'}): ${verb} ${report.blobsRemoved} blobs (${report.bytesFreed} bytes), ${report.linksRemoved} unused blob links, ${report.uploadsRemoved} expired uploads\n`);
 }

@@ -241,6 +241,50 @@ export class FsBlobStore {
     return out;
   }
 
+  /** Removes one upload session file by its name in `uploads/` (gc expiry). */
+  async removeUploadFile(file: string): Promise<void> {
+    if (file.includes('/') || file.startsWith('.')) return;
+    await rm(join(this.#root, 'uploads', file), { force: true });
+  }
+
+  /** Size and modification time of a stored blob, or undefined. */
+  async stat(digest: string): Promise<{ size: number; modified: number } | undefined> {
+    try {
+      const info = await stat(this.#blobPath(digest));
+      return { size: info.size, modified: info.mtimeMs };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every stored blob with its size and modification time (files that are not digests are skipped). */
+  async *listBlobs(): AsyncGenerator<{ digest: string; size: number; modified: number }, void, undefined> {
+    const base = join(this.#root, 'blobs');
+    for (const algorithm of await readdir(base)) {
+      if (algorithm !== 'sha256' && algorithm !== 'sha512') continue;
+      for (const fan of await readdir(join(base, algorithm))) {
+        let files: string[];
+        try {
+          files = await readdir(join(base, algorithm, fan));
+        } catch (err) {
+          if (isMissing(err)) continue;
+          throw err;
+        }
+        for (const hex of files) {
+          const digest = `${algorithm}:${hex}`;
+          try {
+            parseDigest(digest);
+          } catch {
+            continue; // not a blob this store wrote
+          }
+          const info = await this.stat(digest);
+          if (info !== undefined) yield { digest, ...info };
+        }
+      }
+    }
+  }
+
   /** Removes temp files left by writes that a crash interrupted (call at start-up, before serving). */
   async removeTemporaryFiles(): Promise<void> {
     await rm(join(this.#root, 'tmp'), { recursive: true, force: true });

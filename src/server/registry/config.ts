@@ -39,3 +39,11 @@ export function loadRegistryServeConfig(flags: RegistryServeFlags, env: NodeJS.P
   const root = resolve(flags.root ?? join(dataHome, 'sigil', 'registry'));
   return Object.freeze({ host, port, root, readOnly: flags.readOnly ?? false });
 }
+
+/** Parses a duration flag (`0`, `90s`, `15m`, `24h`, `7d`) into milliseconds; throws naming the flag. */
+export function parseDuration(flag: string, value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (match === null) throw new Error(`${flag} ${value}: expected a duration such as 90s, 15m, 24h or 0`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}

@@ -178,6 +178,49 @@ describe('concurrency', { timeout: 120_000 }, () => {
   });
 });
 
+describe('gc while serving', { timeout: 120_000 }, () => {
+  it('runs through the running registry, and a kill -9 during gc loses nothing referenced', async () => {
+    let running = await serve(root, port);
+    const repo = client().repository(running.host, 'gc/app');
+    const kept = image('gc-kept');
+    for (const c of [kept.config, kept.layer]) await repo.push(c.descriptor, c.bytes, opts());
+    await repo.pushReference(kept.manifest.descriptor, kept.manifest.bytes, 'v1', opts());
+    const orphans = Array.from({ length: 50 }, (_, i) => testBlob(`gc-orphan-${i}`, 1000));
+    for (const o of orphans) await repo.push(o.descriptor, o.bytes, opts());
+
+    const first = await runSigil(['registry', 'gc', '--root', root, '--grace', '0', '--upload-ttl', '0', '--dry-run']);
+    assert.match(first, /through the running registry\): would remove 0 blobs .* 5\d* unused blob links/);
+
+    const gc = runSigil(['registry', 'gc', '--root', root, '--grace', '0']).catch(() => 'interrupted');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await kill9(running);
+    await gc;
+
+    running = await serve(root, port);
+    const again = client().repository(running.host, 'gc/app');
+    const resolved = await again.resolve('v1', opts());
+    for (const d of [resolved, kept.config.descriptor, kept.layer.descriptor]) await readVerified(await again.fetch(d, opts()), d);
+    const finish = await runSigil(['registry', 'gc', '--root', root, '--grace', '0']);
+    assert.match(finish, /through the running registry\): removed \d+ blobs/);
+    for (const o of orphans) assert.equal(await again.exists(o.descriptor, opts()), false, 'orphans are gone after a full gc');
+    await stop(running);
+    const offline = await runSigil(['registry', 'gc', '--root', root]);
+    assert.match(offline, /on the data directory\): removed 0 blobs/);
+  });
+});
+
+/** Runs the sigil binary to completion and returns stdout; rejects on a non-zero exit. */
+function runSigil(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SIGIL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`sigil ${args.join(' ')} exited ${code}: ${stderr}`))));
+  });
+}
+
 async function collectTags(repo: ReturnType<RegistryClient['repository']>): Promise<string[]> {
   const out: string[] = [];
   for await (const tag of repo.tags(opts())) out.push(tag);

@@ -219,4 +219,36 @@ export class MetadataStore {
     );
     return rows.map(toRecord);
   }
+
+  /** True when any repository links the blob or stores a manifest with this digest. */
+  async isReferenced(digest: string): Promise<boolean> {
+    const { rows } = await this.#db.query<{ found: number }>(
+      `SELECT 1 AS found FROM repository_blobs WHERE digest = $1 UNION ALL SELECT 1 FROM manifests WHERE digest = $1 LIMIT 1`,
+      [digest],
+    );
+    return rows.length > 0;
+  }
+
+  /** Blob links older than `before` that no manifest of their repository references. */
+  async danglingLinks(before: Date): Promise<Array<{ repository: string; digest: string }>> {
+    const { rows } = await this.#db.query<{ repository: string; digest: string }>(
+      `SELECT b.repository, b.digest FROM repository_blobs b
+       WHERE b.created_at < $1
+         AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.repository = b.repository AND r.child = b.digest)`,
+      [before.toISOString()],
+    );
+    return rows;
+  }
+
+  /** Removes the links `danglingLinks` finds, re-checking each in the same statement; returns how many went. */
+  async removeDanglingLinks(before: Date): Promise<number> {
+    const { rows } = await this.#db.query<{ digest: string }>(
+      `DELETE FROM repository_blobs b
+       WHERE b.created_at < $1
+         AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.repository = b.repository AND r.child = b.digest)
+       RETURNING b.digest`,
+      [before.toISOString()],
+    );
+    return rows.length;
+  }
 }

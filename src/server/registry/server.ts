@@ -1,7 +1,9 @@
 // The embedded registry's HTTP API: distribution-spec v1.1.1 pull, push, content discovery (tags,
 // referrers) and content management, over the filesystem blob store and the SQL metadata store.
 
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import {
   artifactTypeOf,
@@ -19,6 +21,7 @@ import {
 } from '../../oci/index.js';
 import { FsBlobStore, isUploadId } from './blobstore.js';
 import { errorBody, RegistryServerError } from './errors.js';
+import { collectGarbage, ContentLock, type GarbageCollectionOptions, type GarbageCollectionReport } from './gc.js';
 import { MetadataStore, type ManifestRecord, type SqlDatabase } from './metadata.js';
 
 /** distribution-spec v1.1.1, "Pulling manifests": the repository name grammar, each path component. */
@@ -47,6 +50,54 @@ export interface RegistryServerOptions {
   readonly logger?: ServerLogger;
   /** An idle connection (a slow-loris client) is closed after this long; default 60 s. */
   readonly idleTimeoutMs?: number;
+}
+
+/** Where a serving process announces itself in its data directory. */
+const SERVER_FILE = 'server.json';
+/** The administrative gc endpoint, outside the /v2/ namespace. */
+const GC_PATH = '/_sigil/gc';
+
+/** The live server announced in `root/server.json`, or undefined (none, or its process is gone). */
+export async function liveServerAt(root: string): Promise<{ pid: number; host: string; port: number } | undefined> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(join(root, SERVER_FILE), 'utf8'));
+  } catch {
+    return undefined; // absent or torn: no live server announced
+  }
+  const { pid, host, port } = (doc ?? {}) as { pid?: unknown; host?: unknown; port?: unknown };
+  if (typeof pid !== 'number' || typeof host !== 'string' || typeof port !== 'number' || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined; // the process died (kill -9) and left the file
+  }
+  return { pid, host, port };
+}
+
+/**
+ * Runs gc on the data directory: through the running server when there is one (POST /_sigil/gc
+ * on loopback), else by opening the stores directly.
+ */
+export async function runGarbageCollection(root: string, openDatabase: () => Promise<SqlDatabase>, options: GarbageCollectionOptions = {}): Promise<GarbageCollectionReport & { readonly via: 'server' | 'direct' }> {
+  const live = await liveServerAt(root);
+  if (live !== undefined) {
+    const host = live.host.includes(':') ? `[${live.host === '::' ? '::1' : live.host}]` : live.host === '0.0.0.0' ? '127.0.0.1' : live.host;
+    const query = new URLSearchParams();
+    if (options.graceMs !== undefined) query.set('graceMs', String(options.graceMs));
+    if (options.uploadTtlMs !== undefined) query.set('uploadTtlMs', String(options.uploadTtlMs));
+    if (options.dryRun) query.set('dryRun', 'true');
+    const response = await fetch(`http://${host}:${live.port}${GC_PATH}?${query.toString()}`, { method: 'POST', signal: AbortSignal.timeout(3_600_000) });
+    const text = await response.text();
+    if (response.status !== 200) throw new RegistryServerError('INTERNAL', `the running registry (pid ${live.pid}) refused gc: ${response.status} ${printable(text, 200)}`);
+    return { ...(JSON.parse(text) as GarbageCollectionReport), via: 'server' };
+  }
+  const server = await RegistryServer.open({ root, database: await openDatabase() });
+  try {
+    return { ...(await server.collectGarbage(options)), via: 'direct' };
+  } finally {
+    await server.close();
+  }
 }
 
 /** One parsed API route. */
@@ -144,6 +195,8 @@ export class RegistryServer {
   readonly #readOnly: boolean;
   readonly #logger: ServerLogger | undefined;
   readonly #idleTimeoutMs: number;
+  readonly #root: string;
+  readonly #lock = new ContentLock();
   #server: Server | undefined;
 
   private constructor(blobs: FsBlobStore, meta: MetadataStore, options: RegistryServerOptions) {
@@ -152,10 +205,27 @@ export class RegistryServer {
     this.#readOnly = options.readOnly ?? false;
     this.#logger = options.logger;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.#root = options.root;
   }
 
-  /** Opens the stores (creating the schema and directories) and removes temp files a crash left behind. */
+  /** The data directory. */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** Runs one garbage collection (safe while serving; see gc.ts). */
+  async collectGarbage(options: GarbageCollectionOptions = {}): Promise<GarbageCollectionReport> {
+    return collectGarbage(this.#blobs, this.#meta, this.#lock, options);
+  }
+
+  /**
+   * Opens the stores (creating the schema and directories) and removes temp files a crash left
+   * behind. Refuses a data directory another live `sigil registry serve` is using: the embedded
+   * database must have one process.
+   */
   static async open(options: RegistryServerOptions): Promise<RegistryServer> {
+    const other = await liveServerAt(options.root);
+    if (other !== undefined) throw new RegistryServerError('DENIED', `${options.root} is served by another sigil registry (pid ${other.pid}, ${other.host}:${other.port})`);
     const blobs = await FsBlobStore.open(options.root);
     await blobs.removeTemporaryFiles();
     const meta = await MetadataStore.open(options.database);
@@ -175,6 +245,7 @@ export class RegistryServer {
       server.listen(port, host, () => resolve());
     });
     const address = server.address() as AddressInfo;
+    await writeFile(join(this.#root, SERVER_FILE), JSON.stringify({ pid: process.pid, host: address.address, port: address.port }));
     return { host: address.address, port: address.port };
   }
 
@@ -184,6 +255,7 @@ export class RegistryServer {
     if (server !== undefined) {
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(join(this.#root, SERVER_FILE), { force: true });
     }
     await this.#meta.close();
   }
@@ -195,10 +267,32 @@ export class RegistryServer {
       const url = new URL(req.url ?? '/', 'http://registry');
       const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
       if (rawPath.includes('\0')) fail('NAME_INVALID', 'NUL in path');
+      if (rawPath === GC_PATH) return await this.#gcRequest(req, res, url);
       await this.#dispatch(parseRoute(rawPath), req, res, url);
     } catch (err) {
       this.#answerError(req, res, err);
     }
+  }
+
+  /** POST /_sigil/gc from loopback: how `sigil registry gc` reaches a running server (the database has one process). */
+  async #gcRequest(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const remote = req.socket.remoteAddress ?? '';
+    if (req.method !== 'POST') fail('UNSUPPORTED', 'gc is POST');
+    if (remote !== '127.0.0.1' && remote !== '::1' && remote !== '::ffff:127.0.0.1') fail('DENIED', 'gc is only accepted from loopback');
+    this.#requireWritable();
+    const number = (key: string) => {
+      const value = url.searchParams.get(key);
+      return value === null ? undefined : Number(value);
+    };
+    const graceMs = number('graceMs');
+    const uploadTtlMs = number('uploadTtlMs');
+    const report = await this.collectGarbage({
+      ...(graceMs === undefined || Number.isNaN(graceMs) ? {} : { graceMs }),
+      ...(uploadTtlMs === undefined || Number.isNaN(uploadTtlMs) ? {} : { uploadTtlMs }),
+      dryRun: url.searchParams.get('dryRun') === 'true',
+    });
+    req.resume();
+    return this.#send(req, res, 200, { 'content-type': 'application/json' }, JSON.stringify(report));
   }
 
   #answerError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
@@ -311,8 +405,12 @@ export class RegistryServer {
       checkDigest(mount);
       // distribution-spec v1.1.1, Mounting a blob: with `from`, mount from that repository; without, the registry may mount from anywhere.
       const source = from === null ? await this.#meta.blobKnownAnywhere(mount) : await this.#meta.blobSize(checkName(from), mount).then((size) => (size === undefined ? undefined : { size }));
-      if (source !== undefined && (await this.#blobs.size(mount)) === source.size) {
+      const mounted = source !== undefined && (await this.#lock.shared(async () => {
+        if ((await this.#blobs.size(mount)) !== source.size) return false;
         await this.#meta.linkBlob(name, mount, source.size);
+        return true;
+      }));
+      if (mounted) {
         return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${mount}`, 'docker-content-digest': mount });
       }
     }
@@ -320,8 +418,10 @@ export class RegistryServer {
     if (digest !== null) {
       // distribution-spec v1.1.1, Pushing a blob monolithically: POST with ?digest= carries the whole blob.
       checkDigest(digest);
-      const stored = await this.#blobs.write(req, { digest });
-      await this.#meta.linkBlob(name, stored.digest, stored.size);
+      await this.#lock.shared(async () => {
+        const stored = await this.#blobs.write(req, { digest });
+        await this.#meta.linkBlob(name, stored.digest, stored.size);
+      });
       return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest });
     }
     const id = await this.#blobs.startUpload(name);
@@ -353,8 +453,10 @@ export class RegistryServer {
           await this.#blobs.uploadSize(name, id); // BLOB_UPLOAD_UNKNOWN for a session of another repository
           req.resume();
         }
-        const stored = await this.#blobs.finishUpload(name, id, digest);
-        await this.#meta.linkBlob(name, stored.digest, stored.size);
+        await this.#lock.shared(async () => {
+          const stored = await this.#blobs.finishUpload(name, id, digest);
+          await this.#meta.linkBlob(name, stored.digest, stored.size);
+        });
         return this.#send(req, res, 201, { location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest });
       }
       case 'DELETE':
@@ -414,20 +516,23 @@ export class RegistryServer {
     const byDigest = isDigest(reference);
     // distribution-spec v1.1.1, Pushing Manifests: everything it points at must be in the repository, except the subject.
     const children = successorsOf(manifest).map((d) => d.digest);
-    const missing = await this.#meta.missing(name, children);
-    if (missing.length > 0) fail('MANIFEST_BLOB_UNKNOWN', `manifest references ${missing[0] ?? ''}, which the repository does not have`);
-    const stored = await this.#blobs.write(streamOf(bytes), byDigest ? { digest: reference } : {});
     const artifactType = artifactTypeOf(manifest);
-    await this.#meta.putManifest({
-      repository: name,
-      digest: stored.digest,
-      mediaType,
-      size: stored.size,
-      ...(manifest.subject === undefined ? {} : { subject: manifest.subject.digest }),
-      ...(artifactType === undefined ? {} : { artifactType }),
-      ...(manifest.annotations === undefined ? {} : { annotations: manifest.annotations }),
-      children,
-      ...(byDigest ? {} : { tag: reference }),
+    const stored = await this.#lock.shared(async () => {
+      const missing = await this.#meta.missing(name, children);
+      if (missing.length > 0) fail('MANIFEST_BLOB_UNKNOWN', `manifest references ${missing[0] ?? ''}, which the repository does not have`);
+      const written = await this.#blobs.write(streamOf(bytes), byDigest ? { digest: reference } : {});
+      await this.#meta.putManifest({
+        repository: name,
+        digest: written.digest,
+        mediaType,
+        size: written.size,
+        ...(manifest.subject === undefined ? {} : { subject: manifest.subject.digest }),
+        ...(artifactType === undefined ? {} : { artifactType }),
+        ...(manifest.annotations === undefined ? {} : { annotations: manifest.annotations }),
+        children,
+        ...(byDigest ? {} : { tag: reference }),
+      });
+      return written;
     });
     return this.#send(req, res, 201, {
       location: `/v2/${name}/manifests/${stored.digest}`,
