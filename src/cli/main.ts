@@ -170,6 +170,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--addr <host:port>', 'listen address', '127.0.0.1:5000')
     .option('--root <dir>', 'data directory (default: $XDG_DATA_HOME/sigil/registry)')
     .option('--read-only', 'refuse every write', false)
+    .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
     .action(async (flags) => {
       const { runRegistryServe } = await import('./commands/registry.js');
       await runRegistryServe(context(registryOptions({})), flags);

@@ -1,12 +1,13 @@
 // `sigil registry serve`: run the embedded OCI registry until SIGINT or SIGTERM, then shut down gracefully.
 
 import { join } from 'node:path';
+import { destination, pino } from 'pino';
 import { loadRegistryServeConfig, openEmbeddedDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 
 /** Runs `sigil registry serve`; resolves once the server has stopped. */
-export async function runRegistryServe(ctx: CommandContext, flags: RegistryServeFlags): Promise<void> {
+export async function runRegistryServe(ctx: CommandContext, flags: RegistryServeFlags & { readonly logLevel?: string }): Promise<void> {
   let config;
   try {
     config = loadRegistryServeConfig(flags);
@@ -14,8 +15,15 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
   const database = await openEmbeddedDatabase(join(config.root, 'db'));
-  const logLine = (level: string) => (details: Record<string, unknown>, message: string) => ctx.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...details })}\n`);
-  const server = await RegistryServer.open({ root: config.root, database, readOnly: config.readOnly, logger: { info: logLine('info'), error: logLine('error') } });
+  // Structured JSON lines on stderr (pino), one per request at info; stdout keeps the human lines.
+  const logger = pino({ name: 'sigil-registry', level: flags.logLevel ?? 'info' }, destination({ fd: 2, sync: false }));
+  let server: RegistryServer;
+  try {
+    server = await RegistryServer.open({ root: config.root, database, readOnly: config.readOnly, logger });
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
   let address;
   try {
     address = await server.listen(config.port, config.host);
@@ -30,6 +38,7 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   await server.close();
+  logger.flush();
   ctx.stdout.write('sigil registry stopped\n');
 }
 

@@ -259,6 +259,23 @@ describe('bad input is refused with the spec error and the server keeps serving'
   });
 });
 
+describe('metrics', () => {
+  it('counts requests by route and status, bytes both ways, and open upload sessions', async () => {
+    const name = fresh('metrics');
+    await raw(`/v2/${name}/manifests/absent`);
+    const upload = await raw(`/v2/${name}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(upload.status, 202);
+    const text = (await raw('/metrics')).body;
+    assert.match(text, /sigil_registry_http_requests_total\{route="manifest",method="GET",status="404"\} \d+/);
+    assert.match(text, /sigil_registry_http_requests_total\{route="uploads",method="POST",status="202"\} \d+/);
+    assert.match(text, /sigil_registry_http_request_duration_seconds_bucket\{le="0.1",route="manifest",method="GET"\} \d+/);
+    const number = (metric: string) => Number(new RegExp(`^${metric} (\\d+)`, 'm').exec(text)?.[1]);
+    assert.ok(number('sigil_registry_received_bytes_total') > 0);
+    assert.ok(number('sigil_registry_sent_bytes_total') > 0);
+    assert.ok(number('sigil_registry_upload_sessions') >= 1);
+  });
+});
+
 describe('restart', () => {
   it('serves everything acknowledged before a restart', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sigil-registry-restart-'));

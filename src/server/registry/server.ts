@@ -23,6 +23,7 @@ import { FsBlobStore, isUploadId } from './blobstore.js';
 import { errorBody, RegistryServerError } from './errors.js';
 import { collectGarbage, ContentLock, type GarbageCollectionOptions, type GarbageCollectionReport } from './gc.js';
 import { MetadataStore, type ManifestRecord, type SqlDatabase } from './metadata.js';
+import { RegistryMetrics } from './metrics.js';
 
 /** distribution-spec v1.1.1, "Pulling manifests": the repository name grammar, each path component. */
 const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
@@ -54,6 +55,8 @@ export interface RegistryServerOptions {
 
 /** Where a serving process announces itself in its data directory. */
 const SERVER_FILE = 'server.json';
+/** Prometheus metrics, outside the /v2/ namespace. */
+const METRICS_PATH = '/metrics';
 /** The administrative gc endpoint, outside the /v2/ namespace. */
 const GC_PATH = '/_sigil/gc';
 
@@ -197,6 +200,7 @@ export class RegistryServer {
   readonly #idleTimeoutMs: number;
   readonly #root: string;
   readonly #lock = new ContentLock();
+  readonly #metrics: RegistryMetrics;
   #server: Server | undefined;
 
   private constructor(blobs: FsBlobStore, meta: MetadataStore, options: RegistryServerOptions) {
@@ -206,6 +210,7 @@ export class RegistryServer {
     this.#logger = options.logger;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.#root = options.root;
+    this.#metrics = new RegistryMetrics(async () => (await blobs.listUploads()).length);
   }
 
   /** The data directory. */
@@ -260,15 +265,32 @@ export class RegistryServer {
     await this.#meta.close();
   }
 
-  /** Handles one request; never throws. */
+  /** Handles one request; never throws. Every exchange is counted in /metrics and logged at info. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let routeKind = 'unknown';
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.#metrics.observe(req, res, routeKind, seconds);
+      this.#logger?.info({ method: req.method, route: routeKind, status: res.statusCode, ms: Math.round(seconds * 1000) }, 'request');
+    });
     res.setHeader('docker-distribution-api-version', 'registry/2.0');
     try {
       const url = new URL(req.url ?? '/', 'http://registry');
       const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
       if (rawPath.includes('\0')) fail('NAME_INVALID', 'NUL in path');
-      if (rawPath === GC_PATH) return await this.#gcRequest(req, res, url);
-      await this.#dispatch(parseRoute(rawPath), req, res, url);
+      if (rawPath === GC_PATH) {
+        routeKind = 'gc';
+        return await this.#gcRequest(req, res, url);
+      }
+      if (rawPath === METRICS_PATH) {
+        routeKind = 'metrics';
+        if (req.method !== 'GET') fail('UNSUPPORTED', 'metrics are GET');
+        return this.#send(req, res, 200, { 'content-type': this.#metrics.registry.contentType }, await this.#metrics.registry.metrics());
+      }
+      const route = parseRoute(rawPath);
+      routeKind = route.kind;
+      await this.#dispatch(route, req, res, url);
     } catch (err) {
       this.#answerError(req, res, err);
     }
