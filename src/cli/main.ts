@@ -170,6 +170,9 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--addr <host:port>', 'listen address', '127.0.0.1:5000')
     .option('--root <dir>', 'data directory (default: $XDG_DATA_HOME/sigil/registry)')
     .option('--read-only', 'refuse every write', false)
+    .option('--htpasswd <file>', 'require Basic auth for these users (bcrypt entries, htpasswd -B)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
     .action(async (flags) => {
       const { runRegistryServe } = await import('./commands/registry.js');

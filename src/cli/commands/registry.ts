@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
-import { loadRegistryServeConfig, openEmbeddedDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
+import { BasicAuthenticator, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, openEmbeddedDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 
@@ -10,7 +10,7 @@ import type { CommandContext } from '../context.js';
 export async function runRegistryServe(ctx: CommandContext, flags: RegistryServeFlags & { readonly logLevel?: string }): Promise<void> {
   let config;
   try {
-    config = loadRegistryServeConfig(flags);
+    config = await loadRegistryServeConfigWithFiles(flags);
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
@@ -19,7 +19,14 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
   const logger = pino({ name: 'sigil-registry', level: flags.logLevel ?? 'info' }, destination({ fd: 2, sync: false }));
   let server: RegistryServer;
   try {
-    server = await RegistryServer.open({ root: config.root, database, readOnly: config.readOnly, logger });
+    server = await RegistryServer.open({
+      root: config.root,
+      database,
+      readOnly: config.readOnly,
+      logger,
+      ...(config.htpasswd === undefined ? {} : { auth: new BasicAuthenticator(config.htpasswd) }),
+      ...(config.tls === undefined ? {} : { tls: config.tls }),
+    });
   } catch (err) {
     await database.close();
     throw err;
@@ -32,7 +39,7 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
     throw new CliError(`--addr ${config.host}:${config.port}: cannot listen (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { code: 'FAILED' });
   }
   const shown = address.host.includes(':') ? `[${address.host}]` : address.host;
-  ctx.stdout.write(`sigil registry listening on http://${shown}:${address.port} (data in ${config.root}${config.readOnly ? ', read-only' : ''})\n`);
+  ctx.stdout.write(`sigil registry listening on ${config.tls === undefined ? 'http' : 'https'}://${shown}:${address.port} (data in ${config.root}${config.readOnly ? ', read-only' : ''})\n`);
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });

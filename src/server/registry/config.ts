@@ -1,8 +1,10 @@
 // The embedded registry's config loader: turns `sigil registry serve` flags into frozen options
 // (STYLE.md rule 11: only loaders see flags and the environment).
 
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { decodeHtpasswd, type Htpasswd } from './auth.js';
 
 /** Validated settings of `sigil registry serve`. */
 export interface RegistryServeConfig {
@@ -11,6 +13,10 @@ export interface RegistryServeConfig {
   /** Data directory: `blobs/`, `uploads/`, `tmp/` and the embedded database in `db/`. */
   readonly root: string;
   readonly readOnly: boolean;
+  /** Basic-auth users from `--htpasswd` (bcrypt entries), or undefined for anonymous access. */
+  readonly htpasswd?: Htpasswd;
+  /** PEM certificate chain and key from `--tls-cert` / `--tls-key`. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 /** Flags as the CLI parsed them. */
@@ -18,6 +24,9 @@ export interface RegistryServeFlags {
   readonly addr?: string;
   readonly root?: string;
   readonly readOnly?: boolean;
+  readonly htpasswd?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
 }
 
 /** Default address: loopback only, so a registry started without thought is not on the network. */
@@ -46,4 +55,21 @@ export function parseDuration(flag: string, value: string): number {
   if (match === null) throw new Error(`${flag} ${value}: expected a duration such as 90s, 15m, 24h or 0`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
+}
+
+async function readFlagFile(flag: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new Error(`${flag} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** loadRegistryServeConfig plus the files the flags name: the htpasswd and the TLS certificate and key. */
+export async function loadRegistryServeConfigWithFiles(flags: RegistryServeFlags, env: NodeJS.ProcessEnv = process.env): Promise<RegistryServeConfig> {
+  const base = loadRegistryServeConfig(flags, env);
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  const htpasswd = flags.htpasswd === undefined ? undefined : decodeHtpasswd((await readFlagFile('--htpasswd', flags.htpasswd)).toString('utf8'), flags.htpasswd);
+  const tls = flags.tlsCert === undefined || flags.tlsKey === undefined ? undefined : { cert: await readFlagFile('--tls-cert', flags.tlsCert), key: await readFlagFile('--tls-key', flags.tlsKey) };
+  return Object.freeze({ ...base, ...(htpasswd === undefined ? {} : { htpasswd }), ...(tls === undefined ? {} : { tls }) });
 }

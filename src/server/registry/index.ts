@@ -1,8 +1,10 @@
 // The embedded registry: an OCI Distribution v1.1 registry with the referrers API.
 // Implements distribution-spec v1.1.1 (pull, push, content discovery, content management) over a blob store and SQL metadata.
 
+export { BasicAuthenticator, decodeHtpasswd } from './auth.js';
+export type { Htpasswd } from './auth.js';
 export { FsBlobStore, isUploadId } from './blobstore.js';
-export { DEFAULT_ADDR, loadRegistryServeConfig, parseAddr, parseDuration } from './config.js';
+export { DEFAULT_ADDR, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, parseAddr, parseDuration } from './config.js';
 export type { RegistryServeConfig, RegistryServeFlags } from './config.js';
 export { openEmbeddedDatabase } from './database.js';
 export { ERROR_STATUS, errorBody, RegistryServerError } from './errors.js';

@@ -2,7 +2,8 @@
 // referrers) and content management, over the filesystem blob store and the SQL metadata store.
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import {
@@ -19,6 +20,7 @@ import {
   successorsOf,
   type Manifest,
 } from '../../oci/index.js';
+import type { BasicAuthenticator } from './auth.js';
 import { FsBlobStore, isUploadId } from './blobstore.js';
 import { errorBody, RegistryServerError } from './errors.js';
 import { collectGarbage, ContentLock, type GarbageCollectionOptions, type GarbageCollectionReport } from './gc.js';
@@ -51,6 +53,10 @@ export interface RegistryServerOptions {
   readonly logger?: ServerLogger;
   /** An idle connection (a slow-loris client) is closed after this long; default 60 s. */
   readonly idleTimeoutMs?: number;
+  /** Require Basic credentials from this htpasswd (default: anonymous access). */
+  readonly auth?: BasicAuthenticator;
+  /** Serve HTTPS with this PEM certificate chain and key (default: plain HTTP). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
 
 /** Where a serving process announces itself in its data directory. */
@@ -61,21 +67,37 @@ const METRICS_PATH = '/metrics';
 const GC_PATH = '/_sigil/gc';
 
 /** The live server announced in `root/server.json`, or undefined (none, or its process is gone). */
-export async function liveServerAt(root: string): Promise<{ pid: number; host: string; port: number } | undefined> {
+export async function liveServerAt(root: string): Promise<{ pid: number; host: string; port: number; tls: boolean } | undefined> {
   let doc: unknown;
   try {
     doc = JSON.parse(await readFile(join(root, SERVER_FILE), 'utf8'));
   } catch {
     return undefined; // absent or torn: no live server announced
   }
-  const { pid, host, port } = (doc ?? {}) as { pid?: unknown; host?: unknown; port?: unknown };
+  const { pid, host, port, tls } = (doc ?? {}) as { pid?: unknown; host?: unknown; port?: unknown; tls?: unknown };
   if (typeof pid !== 'number' || typeof host !== 'string' || typeof port !== 'number' || pid === process.pid) return undefined;
   try {
     process.kill(pid, 0);
   } catch {
     return undefined; // the process died (kill -9) and left the file
   }
-  return { pid, host, port };
+  return { pid, host, port, tls: tls === true };
+}
+
+/** POSTs to the running server's gc endpoint on loopback; its own TLS certificate is not checked (it is our process on this machine). */
+function postToServer(live: { host: string; port: number; tls: boolean }, path: string): Promise<{ status: number; text: string }> {
+  const host = live.host === '0.0.0.0' || live.host === '::' ? '127.0.0.1' : live.host;
+  return new Promise((resolve, reject) => {
+    const options = { host, port: live.port, path, method: 'POST', rejectUnauthorized: false, timeout: 3_600_000 };
+    const onResponse = (res: IncomingMessage) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    };
+    const req = live.tls ? httpsRequest(options, onResponse) : httpRequest(options, onResponse);
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**
@@ -85,14 +107,12 @@ export async function liveServerAt(root: string): Promise<{ pid: number; host: s
 export async function runGarbageCollection(root: string, openDatabase: () => Promise<SqlDatabase>, options: GarbageCollectionOptions = {}): Promise<GarbageCollectionReport & { readonly via: 'server' | 'direct' }> {
   const live = await liveServerAt(root);
   if (live !== undefined) {
-    const host = live.host.includes(':') ? `[${live.host === '::' ? '::1' : live.host}]` : live.host === '0.0.0.0' ? '127.0.0.1' : live.host;
     const query = new URLSearchParams();
     if (options.graceMs !== undefined) query.set('graceMs', String(options.graceMs));
     if (options.uploadTtlMs !== undefined) query.set('uploadTtlMs', String(options.uploadTtlMs));
     if (options.dryRun) query.set('dryRun', 'true');
-    const response = await fetch(`http://${host}:${live.port}${GC_PATH}?${query.toString()}`, { method: 'POST', signal: AbortSignal.timeout(3_600_000) });
-    const text = await response.text();
-    if (response.status !== 200) throw new RegistryServerError('INTERNAL', `the running registry (pid ${live.pid}) refused gc: ${response.status} ${printable(text, 200)}`);
+    const { status, text } = await postToServer(live, `${GC_PATH}?${query.toString()}`);
+    if (status !== 200) throw new RegistryServerError('INTERNAL', `the running registry (pid ${live.pid}) refused gc: ${status} ${printable(text, 200)}`);
     return { ...(JSON.parse(text) as GarbageCollectionReport), via: 'server' };
   }
   const server = await RegistryServer.open({ root, database: await openDatabase() });
@@ -201,6 +221,8 @@ export class RegistryServer {
   readonly #root: string;
   readonly #lock = new ContentLock();
   readonly #metrics: RegistryMetrics;
+  readonly #auth: BasicAuthenticator | undefined;
+  readonly #tls: RegistryServerOptions['tls'];
   #server: Server | undefined;
 
   private constructor(blobs: FsBlobStore, meta: MetadataStore, options: RegistryServerOptions) {
@@ -211,6 +233,8 @@ export class RegistryServer {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.#root = options.root;
     this.#metrics = new RegistryMetrics(async () => (await blobs.listUploads()).length);
+    this.#auth = options.auth;
+    this.#tls = options.tls;
   }
 
   /** The data directory. */
@@ -239,9 +263,9 @@ export class RegistryServer {
 
   /** Starts serving on `host:port` (port 0 picks a free one); resolves with the address. */
   async listen(port: number, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
-    const server = createServer({ requestTimeout: 0, headersTimeout: Math.min(30_000, this.#idleTimeoutMs) }, (req, res) => {
-      void this.handle(req, res);
-    });
+    const settings = { requestTimeout: 0, headersTimeout: Math.min(30_000, this.#idleTimeoutMs) };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const server: Server = this.#tls === undefined ? createServer(settings, onRequest) : createTlsServer({ ...settings, cert: this.#tls.cert, key: this.#tls.key }, onRequest);
     server.setTimeout(this.#idleTimeoutMs, (socket) => socket.destroy());
     server.keepAliveTimeout = 5_000;
     this.#server = server;
@@ -250,7 +274,7 @@ export class RegistryServer {
       server.listen(port, host, () => resolve());
     });
     const address = server.address() as AddressInfo;
-    await writeFile(join(this.#root, SERVER_FILE), JSON.stringify({ pid: process.pid, host: address.address, port: address.port }));
+    await writeFile(join(this.#root, SERVER_FILE), JSON.stringify({ pid: process.pid, host: address.address, port: address.port, tls: this.#tls !== undefined }));
     return { host: address.address, port: address.port };
   }
 
@@ -283,6 +307,8 @@ export class RegistryServer {
         routeKind = 'gc';
         return await this.#gcRequest(req, res, url);
       }
+      // Everything else, /v2/ and /metrics included, needs credentials when an htpasswd is configured.
+      if (this.#auth !== undefined) await this.#auth.authenticate(req.headers.authorization);
       if (rawPath === METRICS_PATH) {
         routeKind = 'metrics';
         if (req.method !== 'GET') fail('UNSUPPORTED', 'metrics are GET');
@@ -331,6 +357,7 @@ export class RegistryServer {
       return;
     }
     const body = errorBody(error);
+    if (error.code === 'UNAUTHORIZED' && this.#auth !== undefined) res.setHeader('www-authenticate', this.#auth.challenge);
     res.writeHead(error.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     // An unread request body (a refused upload) would otherwise be parsed as the next request.
