@@ -115,11 +115,13 @@ async function buildImageLayout(dir: string): Promise<string> {
 }
 
 describe('sigil demo', () => {
-  it('copies the Notation-signed sample with its signature and prints the tree', async () => {
+  it('pushes the Notation-signed sample into the embedded registry, lists its signature and pulls it back', async () => {
     const result = ok(await sigil(['demo', '--work-dir', join(home, 'demo')]));
-    assert.match(result.stdout, /Copied \[oci-layout\]/);
+    assert.match(result.stdout, /Copied \[oci-layout\] .* => \[registry\] 127\.0\.0\.1:\d+\/demo\/net-monitor:v1/);
+    assert.match(result.stdout, /Copied \[registry\] .* => \[oci-layout\]/);
     assert.match(result.stdout, new RegExp(`└── ${NOTARY_SIGNATURE}\\n\\s+└── sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f`));
-    assert.match(result.stdout, /checked: root digest sha256:b8479de3/);
+    assert.match(result.stdout, /checked: after the round trip through the registry, root digest sha256:b8479de3/);
+    assert.equal(result.stderr, '');
   });
 });
 

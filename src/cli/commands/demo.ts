@@ -1,12 +1,14 @@
-// `sigil demo`: the quick-start job on embedded defaults. Today it copies a Notation-signed sample
-// (an OCI layout kept in the project's fixtures) with its whole referrers graph into a fresh
-// layout and prints the signature tree; signing, verifying and admission join as they land.
+// `sigil demo`: the quick-start job on embedded defaults. Today it starts the embedded registry,
+// pushes a Notation-signed sample (an OCI layout in the project's fixtures) into it with its whole
+// referrers graph, lists the signatures through the referrers API, pulls everything back into a
+// fresh layout and checks every digest; signing, verifying and admission join as they land.
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isReferrerLister, readVerified } from '../../oci/index.js';
+import { openEmbeddedDatabase, RegistryServer } from '../../server/registry/index.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { runCopy } from './cp.js';
@@ -20,22 +22,37 @@ export async function runDemo(ctx: CommandContext, flags: { workDir?: string }):
   const say = (line: string) => ctx.stdout.write(`${line}\n`);
   const work = flags.workDir ?? (await mkdtemp(join(tmpdir(), 'sigil-demo-')));
   const destination = join(work, 'layout');
-  say('== Sigil demo: copy a Notation-signed image with its signatures, then show the signature tree');
-  say(`source:      ${SAMPLE_LAYOUT}:v1 (signed by the Notation CLI)`);
-  say(`destination: ${destination}:v1 (a fresh OCI image layout)`);
-  say('');
-  say(`$ sigil cp -r --from-oci-layout --to-oci-layout ${SAMPLE_LAYOUT}:v1 ${destination}:v1`);
-  await runCopy(ctx, `${SAMPLE_LAYOUT}:v1`, `${destination}:v1`, { recursive: true, fromOciLayout: true, toOciLayout: true, concurrency: 4, quiet: false });
-  say('');
-  say(`$ sigil discover --oci-layout ${destination}:v1`);
+  say('== Sigil demo: push a Notation-signed image with its signatures into the embedded registry, list them, pull them back');
+  const registryRoot = join(work, 'registry');
+  const server = await RegistryServer.open({ root: registryRoot, database: await openEmbeddedDatabase(join(registryRoot, 'db')) });
+  try {
+    const { port } = await server.listen(0);
+    const repository = `127.0.0.1:${port}/demo/net-monitor`;
+    say(`registry:    sigil registry serve on 127.0.0.1:${port} (data in ${registryRoot})`);
+    say(`source:      ${SAMPLE_LAYOUT}:v1 (signed by the Notation CLI)`);
+    say('');
+    say(`$ sigil cp -r --from-oci-layout ${SAMPLE_LAYOUT}:v1 ${repository}:v1`);
+    await runCopy(ctx, `${SAMPLE_LAYOUT}:v1`, `${repository}:v1`, { recursive: true, fromOciLayout: true, toOciLayout: false, concurrency: 4, quiet: false });
+    say('');
+    say(`$ sigil discover ${repository}:v1`);
+    const remote = await ctx.opener.open(`${repository}:v1`, false);
+    const remoteRoot = await remote.target.resolve('v1', { signal: ctx.signal });
+    if (!isReferrerLister(remote.target)) throw new CliError('the registry must list referrers', { code: 'FAILED' });
+    ctx.stdout.write(renderTree(remote.display(remoteRoot.digest), await referrersTree(remote.target, remoteRoot, { signal: ctx.signal })));
+    say('');
+    say(`$ sigil cp -r --to-oci-layout ${repository}:v1 ${destination}:v1`);
+    await runCopy(ctx, `${repository}:v1`, `${destination}:v1`, { recursive: true, fromOciLayout: false, toOciLayout: true, concurrency: 4, quiet: false });
+    say('');
+  } finally {
+    await ctx.opener.close();
+    await server.close();
+  }
   const src = await ctx.opener.open(`${SAMPLE_LAYOUT}:v1`, true);
   const dst = await ctx.opener.open(`${destination}:v1`, true);
   const srcRoot = await src.target.resolve('v1', { signal: ctx.signal });
   const dstRoot = await dst.target.resolve('v1', { signal: ctx.signal });
   if (!isReferrerLister(src.target) || !isReferrerLister(dst.target)) throw new CliError('layouts must list referrers', { code: 'FAILED' });
   const tree = await referrersTree(dst.target, dstRoot, { signal: ctx.signal });
-  ctx.stdout.write(renderTree(dst.display(dstRoot.digest), tree));
-  say('');
   // Check the copy for real: same root digest, same signatures, and every signature envelope reads back verified.
   const srcTree = await referrersTree(src.target, srcRoot, { signal: ctx.signal });
   const digests = (nodes: readonly ReferrerNode[]): string[] => nodes.flatMap((n) => [n.descriptor.digest, ...digests(n.referrers)]).sort();
@@ -51,6 +68,6 @@ export async function runDemo(ctx: CommandContext, flags: { workDir?: string }):
       envelopes++;
     }
   }
-  say(`checked: root digest ${dstRoot.digest} and ${digests(tree).length} referrer(s) match the source; ${envelopes} signature envelope(s) read back digest-verified`);
+  say(`checked: after the round trip through the registry, root digest ${dstRoot.digest} and ${digests(tree).length} referrer(s) match the source; ${envelopes} signature envelope(s) read back digest-verified`);
   say('(signing, trust-policy verification and admission join this demo as those issues land)');
 }
