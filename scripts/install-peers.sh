@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests and benchmarks run against, from Debian's packages:
-# docker-registry (the CNCF Distribution registry) and skopeo. Idempotent; needs root or sudo.
+# docker-registry (the CNCF Distribution registry), skopeo, openssl, and PostgreSQL (the registry's
+# --database mode). Idempotent; needs root or sudo.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -170,6 +170,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--addr <host:port>', 'listen address', '127.0.0.1:5000')
     .option('--root <dir>', 'data directory (default: $XDG_DATA_HOME/sigil/registry)')
     .option('--read-only', 'refuse every write', false)
+    .option('--database <url>', 'metadata in PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB) instead of the embedded database')
     .option('--htpasswd <file>', 'require Basic auth for these users (bcrypt entries, htpasswd -B)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
@@ -185,6 +186,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--root <dir>', 'data directory (default: $XDG_DATA_HOME/sigil/registry)')
     .option('--grace <duration>', 'keep unreferenced content younger than this', '1h')
     .option('--upload-ttl <duration>', 'remove upload sessions untouched this long', '24h')
+    .option('--database <url>', 'the PostgreSQL database the registry uses, when not the embedded one')
     .option('--dry-run', 'only report what would go', false)
     .action(async (flags) => {
       const { runRegistryGc } = await import('./commands/registry.js');

@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
-import { BasicAuthenticator, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, openEmbeddedDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
+import { BasicAuthenticator, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, openDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 
@@ -14,7 +14,7 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
-  const database = await openEmbeddedDatabase(join(config.root, 'db'));
+  const database = await openDatabase(config.database, join(config.root, 'db'));
   // Structured JSON lines on stderr (pino), one per request at info; stdout keeps the human lines.
   const logger = pino({ name: 'sigil-registry', level: flags.logLevel ?? 'info' }, destination({ fd: 2, sync: false }));
   let server: RegistryServer;
@@ -23,6 +23,7 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
       root: config.root,
       database,
       readOnly: config.readOnly,
+      exclusive: config.database === undefined,
       logger,
       ...(config.htpasswd === undefined ? {} : { auth: new BasicAuthenticator(config.htpasswd) }),
       ...(config.tls === undefined ? {} : { tls: config.tls }),
@@ -52,6 +53,7 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
 /** Flags of `sigil registry gc`. */
 export interface RegistryGcFlags {
   readonly root?: string;
+  readonly database?: string;
   readonly grace?: string;
   readonly uploadTtl?: string;
   readonly dryRun?: boolean;
@@ -63,14 +65,15 @@ export async function runRegistryGc(ctx: CommandContext, flags: RegistryGcFlags)
   let graceMs: number | undefined;
   let uploadTtlMs: number | undefined;
   try {
-    config = loadRegistryServeConfig({ ...(flags.root === undefined ? {} : { root: flags.root }) });
+    config = loadRegistryServeConfig({ ...(flags.root === undefined ? {} : { root: flags.root }), ...(flags.database === undefined ? {} : { database: flags.database }) });
     if (flags.grace !== undefined) graceMs = parseDuration('--grace', flags.grace);
     if (flags.uploadTtl !== undefined) uploadTtlMs = parseDuration('--upload-ttl', flags.uploadTtl);
   } catch (err) {
     throw new CliError(err instanceof Error ? err.message : String(err));
   }
   const root = config.root;
-  const report = await runGarbageCollection(root, () => openEmbeddedDatabase(join(root, 'db')), {
+  const database = config.database;
+  const report = await runGarbageCollection(root, () => openDatabase(database, join(root, 'db')), {
     ...(graceMs === undefined ? {} : { graceMs }),
     ...(uploadTtlMs === undefined ? {} : { uploadTtlMs }),
     dryRun: flags.dryRun ?? false,

@@ -13,6 +13,8 @@ export interface RegistryServeConfig {
   /** Data directory: `blobs/`, `uploads/`, `tmp/` and the embedded database in `db/`. */
   readonly root: string;
   readonly readOnly: boolean;
+  /** `--database`: a postgres:// URL, or undefined for the embedded database under `root/db`. */
+  readonly database?: string;
   /** Basic-auth users from `--htpasswd` (bcrypt entries), or undefined for anonymous access. */
   readonly htpasswd?: Htpasswd;
   /** PEM certificate chain and key from `--tls-cert` / `--tls-key`. */
@@ -24,6 +26,7 @@ export interface RegistryServeFlags {
   readonly addr?: string;
   readonly root?: string;
   readonly readOnly?: boolean;
+  readonly database?: string;
   readonly htpasswd?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
@@ -46,7 +49,9 @@ export function loadRegistryServeConfig(flags: RegistryServeFlags, env: NodeJS.P
   const { host, port } = parseAddr(flags.addr ?? DEFAULT_ADDR);
   const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
   const root = resolve(flags.root ?? join(dataHome, 'sigil', 'registry'));
-  return Object.freeze({ host, port, root, readOnly: flags.readOnly ?? false });
+  const database = flags.database === undefined || flags.database === 'embedded' ? undefined : flags.database;
+  if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) throw new Error('--database: expected postgres://USER:PASSWORD@HOST:PORT/DB or embedded');
+  return Object.freeze({ host, port, root, readOnly: flags.readOnly ?? false, ...(database === undefined ? {} : { database }) });
 }
 
 /** Parses a duration flag (`0`, `90s`, `15m`, `24h`, `7d`) into milliseconds; throws naming the flag. */

@@ -6,7 +6,7 @@ export type { Htpasswd } from './auth.js';
 export { FsBlobStore, isUploadId } from './blobstore.js';
 export { DEFAULT_ADDR, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, parseAddr, parseDuration } from './config.js';
 export type { RegistryServeConfig, RegistryServeFlags } from './config.js';
-export { openEmbeddedDatabase } from './database.js';
+export { openDatabase, openEmbeddedDatabase, openPostgresDatabase } from './database.js';
 export { ERROR_STATUS, errorBody, RegistryServerError } from './errors.js';
 export type { RegistryServerErrorCode } from './errors.js';
 export { MetadataStore } from './metadata.js';

@@ -55,6 +55,11 @@ export interface RegistryServerOptions {
   readonly idleTimeoutMs?: number;
   /** Require Basic credentials from this htpasswd (default: anonymous access). */
   readonly auth?: BasicAuthenticator;
+  /**
+   * Refuse a data directory another live server uses (default true: the embedded database allows
+   * one process). Replicas sharing PostgreSQL and one blob directory pass false.
+   */
+  readonly exclusive?: boolean;
   /** Serve HTTPS with this PEM certificate chain and key (default: plain HTTP). */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
 }
@@ -253,7 +258,7 @@ export class RegistryServer {
    * database must have one process.
    */
   static async open(options: RegistryServerOptions): Promise<RegistryServer> {
-    const other = await liveServerAt(options.root);
+    const other = options.exclusive === false ? undefined : await liveServerAt(options.root);
     if (other !== undefined) throw new RegistryServerError('DENIED', `${options.root} is served by another sigil registry (pid ${other.pid}, ${other.host}:${other.port})`);
     const blobs = await FsBlobStore.open(options.root);
     await blobs.removeTemporaryFiles();
