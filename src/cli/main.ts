@@ -172,6 +172,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--read-only', 'refuse every write', false)
     .option('--database <url>', 'metadata in PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB) instead of the embedded database')
     .option('--htpasswd <file>', 'require Basic auth for these users (bcrypt entries, htpasswd -B)')
+    .option('--token-auth', 'issue Bearer tokens at /token to --htpasswd users and require them (Docker token authentication)', false)
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))

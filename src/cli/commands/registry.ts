@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import { destination, pino } from 'pino';
-import { BasicAuthenticator, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, openDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
+import { BasicAuthenticator, TokenAuthority, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, openDatabase, parseDuration, RegistryServer, runGarbageCollection, type RegistryServeFlags } from '../../server/registry/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 
@@ -26,6 +26,7 @@ export async function runRegistryServe(ctx: CommandContext, flags: RegistryServe
       exclusive: config.database === undefined,
       logger,
       ...(config.htpasswd === undefined ? {} : { auth: new BasicAuthenticator(config.htpasswd) }),
+      ...(config.htpasswd === undefined || config.tokenSecret === undefined ? {} : { tokens: new TokenAuthority(new BasicAuthenticator(config.htpasswd), config.tokenSecret) }),
       ...(config.tls === undefined ? {} : { tls: config.tls }),
     });
   } catch (err) {

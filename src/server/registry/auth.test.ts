@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { testBlob } from '../../../test/support/target-conformance.js';
 import { readVerified } from '../../oci/index.js';
 import { RegistryClient, RegistryError } from '../../registry/index.js';
-import { BasicAuthenticator, decodeHtpasswd } from './auth.js';
+import { BasicAuthenticator, decodeHtpasswd, parseScopes, TokenAuthority } from './auth.js';
 import { openEmbeddedDatabase } from './database.js';
 import { RegistryServer } from './server.js';
 
@@ -115,5 +115,95 @@ describe('TLS', () => {
       new Promise((resolve, reject) => get({ host: '127.0.0.1', port, path: '/v2/' }, resolve).on('error', reject)),
       /self[- ]signed|unable to verify/i,
     );
+  });
+});
+
+describe('Bearer tokens', () => {
+  let root: string;
+  let server: RegistryServer;
+  let host: string;
+  let now = Date.now();
+  const clients: RegistryClient[] = [];
+  const secret = Buffer.alloc(32, 7);
+  const basic = () => new BasicAuthenticator(decodeHtpasswd(HTPASSWD));
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sigil-registry-token-'));
+    server = await RegistryServer.open({ root, database: await openEmbeddedDatabase(undefined), tokens: new TokenAuthority(basic(), secret, { now: () => now }) });
+    host = `127.0.0.1:${(await server.listen(0)).port}`;
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await server?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+  const client = (password: string) => {
+    const made = new RegistryClient({ credentials: { get: async () => ({ username: 'sigil', password }) } });
+    clients.push(made);
+    return made;
+  };
+
+  it('challenges with a Bearer realm on this server, naming the scope the request needs', async () => {
+    const base = await fetch(`http://${host}/v2/`);
+    assert.equal(base.status, 401);
+    assert.equal(base.headers.get('www-authenticate'), `Bearer realm="http://${host}/token",service="sigil-registry"`);
+    const manifest = await fetch(`http://${host}/v2/tok/app/manifests/v1`);
+    assert.equal(manifest.headers.get('www-authenticate'), `Bearer realm="http://${host}/token",service="sigil-registry",scope="repository:tok/app:pull"`);
+  });
+
+  it('issues tokens to htpasswd users only, for the scopes asked', async () => {
+    const anonymous = await fetch(`http://${host}/token?service=sigil-registry&scope=repository:tok/app:pull`);
+    assert.equal(anonymous.status, 401);
+    const wrong = await fetch(`http://${host}/token?scope=repository:tok/app:pull`, { headers: { authorization: `Basic ${Buffer.from('sigil:nope').toString('base64')}` } });
+    assert.equal(wrong.status, 401);
+    const right = await fetch(`http://${host}/token?service=sigil-registry&scope=repository:tok/app:pull`, { headers: { authorization: `Basic ${Buffer.from('sigil:pw').toString('base64')}` } });
+    const body = (await right.json()) as { token: string; access_token: string; expires_in: number };
+    assert.equal(right.status, 200);
+    assert.equal(body.token, body.access_token);
+    assert.equal(body.expires_in, 300);
+    const pull = await fetch(`http://${host}/v2/tok/app/tags/list`, { headers: { authorization: `Bearer ${body.token}` } });
+    assert.equal(pull.status, 404, 'the token is accepted (the repository is just empty)');
+    const push = await fetch(`http://${host}/v2/tok/app/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${body.token}` } });
+    assert.equal(push.status, 401, 'a pull token cannot push');
+    assert.match(push.headers.get('www-authenticate') ?? '', /scope="repository:tok\/app:pull,push"/);
+    const other = await fetch(`http://${host}/v2/tok/other/tags/list`, { headers: { authorization: `Bearer ${body.token}` } });
+    assert.equal(other.status, 401, 'nor read another repository');
+  });
+
+  it('lets Sigil\'s client run the token flow to push and pull', async () => {
+    const blob = testBlob('token/blob', 1000);
+    const repo = client('pw').repository(host, 'tok/app');
+    await repo.push(blob.descriptor, blob.bytes, opts());
+    await readVerified(await repo.fetch(blob.descriptor, opts()), blob.descriptor);
+    await assert.rejects(client('nope').repository(host, 'tok/app').exists(blob.descriptor, opts()), (err: unknown) => err instanceof RegistryError && err.code === 'UNAUTHORIZED');
+  });
+
+  it('lets skopeo run the token flow', async () => {
+    const { stdout } = await exec('skopeo', ['list-tags', '--tls-verify=false', '--creds', 'sigil:pw', `docker://${host}/tok/app`]);
+    assert.match(stdout, /"Tags": \[\]/);
+  });
+
+  it('refuses expired, forged and malformed tokens', async () => {
+    const authority = new TokenAuthority(basic(), secret, { now: () => now });
+    const { token } = await authority.issue(`Basic ${Buffer.from('sigil:pw').toString('base64')}`, ['repository:tok/app:pull']);
+    const status = async (value: string) => (await fetch(`http://${host}/v2/tok/app/tags/list`, { headers: { authorization: `Bearer ${value}` } })).status;
+    assert.equal(await status(token), 200);
+    const [header, payload] = token.split('.');
+    const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()), access: [{ type: 'repository', name: 'tok/app', actions: ['*'] }] })).toString('base64url');
+    assert.equal(await status(`${header}.${widened}.${token.split('.')[2]}`), 401, 'a forged claim fails the signature');
+    assert.equal(await status('not-a-jwt'), 401);
+    const forged = await new TokenAuthority(basic(), Buffer.alloc(32, 9)).issue(`Basic ${Buffer.from('sigil:pw').toString('base64')}`, ['repository:tok/app:pull']);
+    assert.equal(await status(forged.token), 401, 'another secret');
+    now += 301_000;
+    assert.equal(await status(token), 401, 'expired');
+    now = Date.now();
+  });
+});
+
+describe('parseScopes', () => {
+  it('reads repository scopes, several per value, and drops what is not one', () => {
+    assert.deepEqual(parseScopes(['repository:a/b:pull,push repository:c:delete', 'registry:catalog:*', 'repository:x:fly', 'junk']), [
+      { type: 'repository', name: 'a/b', actions: ['pull', 'push'] },
+      { type: 'repository', name: 'c', actions: ['delete'] },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 // Basic authentication for the embedded registry from an htpasswd file (bcrypt entries, as
 // Distribution's htpasswd auth accepts), answering 401 with a Basic challenge (RFC 7617).
 
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { RegistryServerError } from './errors.js';
 
@@ -66,4 +66,120 @@ export class BasicAuthenticator {
     if (!ok) throw unauthorized();
     return user;
   }
+}
+
+/** One entry of a token's `access` claim (Docker token authentication specification, "Token Response Fields"). */
+export interface TokenAccess {
+  readonly type: string;
+  readonly name: string;
+  readonly actions: readonly string[];
+}
+
+/** The claims Sigil puts in a registry token (a JWT, HS256). */
+export interface TokenClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly aud: string;
+  readonly exp: number;
+  readonly iat: number;
+  readonly access: readonly TokenAccess[];
+}
+
+/** Default token lifetime: 5 minutes, as Distribution's token servers issue (clients refresh on 401). */
+export const DEFAULT_TOKEN_TTL_SECONDS = 300;
+
+const ACTIONS: ReadonlySet<string> = new Set(['pull', 'push', 'delete', '*']);
+
+function base64url(data: Buffer | string): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+/**
+ * Parses `scope` values (`repository:NAME:pull,push`, several per value separated by spaces) into
+ * access entries; unknown resource types and actions are dropped, as token servers do.
+ */
+export function parseScopes(values: readonly string[]): TokenAccess[] {
+  const out: TokenAccess[] = [];
+  for (const value of values) {
+    for (const scope of value.split(' ')) {
+      const first = scope.indexOf(':');
+      const last = scope.lastIndexOf(':');
+      if (first <= 0 || last === first) continue;
+      const type = scope.slice(0, first);
+      const name = scope.slice(first + 1, last);
+      const actions = scope.slice(last + 1).split(',').filter((a) => ACTIONS.has(a));
+      if (type === 'repository' && name !== '' && actions.length > 0) out.push({ type, name, actions });
+    }
+  }
+  return out;
+}
+
+/**
+ * The registry's own token service (Docker token authentication specification): `GET /token`
+ * with Basic credentials from the htpasswd returns a short-lived HS256 JWT granting the asked
+ * scopes; requests then carry `Authorization: Bearer`. The signing secret is handed in (config
+ * keeps it in the data directory, so replicas and restarts accept each other's tokens).
+ */
+export class TokenAuthority {
+  readonly #basic: BasicAuthenticator;
+  readonly #secret: Buffer;
+  readonly #service: string;
+  readonly #ttlSeconds: number;
+  readonly #now: () => number;
+
+  constructor(basic: BasicAuthenticator, secret: Buffer, options: { service?: string; ttlSeconds?: number; now?: () => number } = {}) {
+    if (secret.byteLength < 32) throw new Error('token secret: at least 32 bytes');
+    this.#basic = basic;
+    this.#secret = secret;
+    this.#service = options.service ?? 'sigil-registry';
+    this.#ttlSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The service name tokens are issued for. */
+  get service(): string {
+    return this.#service;
+  }
+
+  /** The WWW-Authenticate challenge for a request needing `scope` (none for /v2/). */
+  challenge(realm: string, scope?: string): string {
+    return `Bearer realm="${realm}",service="${this.#service}"${scope === undefined ? '' : `,scope="${scope}"`}`;
+  }
+
+  /** Issues a token for the Basic credentials in `authorization` and the asked scopes; UNAUTHORIZED when they are wrong. */
+  async issue(authorization: string | undefined, scopes: readonly string[]): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
+    const user = await this.#basic.authenticate(authorization);
+    const iat = Math.floor(this.#now() / 1000);
+    const claims: TokenClaims = { iss: this.#service, sub: user, aud: this.#service, iat, exp: iat + this.#ttlSeconds, access: parseScopes(scopes) };
+    const unsigned = `${base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${base64url(JSON.stringify(claims))}`;
+    const signature = createHmac('sha256', this.#secret).update(unsigned).digest('base64url');
+    return { token: `${unsigned}.${signature}`, expiresIn: this.#ttlSeconds, issuedAt: new Date(iat * 1000).toISOString() };
+  }
+
+  /** Verifies a Bearer token (signature, audience, expiry) and returns its claims; throws UNAUTHORIZED. */
+  verify(authorization: string | undefined): TokenClaims {
+    const unauthorized = (why: string) => new RegistryServerError('UNAUTHORIZED', why);
+    if (authorization === undefined || !/^bearer /i.test(authorization)) throw unauthorized('authentication required');
+    const token = authorization.slice(7).trim();
+    const parts = token.split('.');
+    if (parts.length !== 3) throw unauthorized('malformed token');
+    const [header, payload, signature] = parts as [string, string, string];
+    const expected = createHmac('sha256', this.#secret).update(`${header}.${payload}`).digest();
+    const given = Buffer.from(signature, 'base64url');
+    if (given.byteLength !== expected.byteLength || !timingSafeEqual(given, expected)) throw unauthorized('invalid token');
+    let claims: TokenClaims;
+    try {
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as TokenClaims;
+    } catch {
+      throw unauthorized('malformed token');
+    }
+    if (claims.aud !== this.#service || typeof claims.exp !== 'number' || !Array.isArray(claims.access)) throw unauthorized('invalid token');
+    if (claims.exp * 1000 <= this.#now()) throw unauthorized('token expired');
+    return claims;
+  }
+}
+
+/** True when the claims grant `action` on repository `name`. */
+export function grants(claims: TokenClaims, name: string, action: string): boolean {
+  return claims.access.some((a) => a.type === 'repository' && a.name === name && (a.actions.includes(action) || a.actions.includes('*')));
 }

@@ -1,7 +1,8 @@
 // The embedded registry's config loader: turns `sigil registry serve` flags into frozen options
 // (STYLE.md rule 11: only loaders see flags and the environment).
 
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeHtpasswd, type Htpasswd } from './auth.js';
@@ -19,6 +20,8 @@ export interface RegistryServeConfig {
   readonly htpasswd?: Htpasswd;
   /** PEM certificate chain and key from `--tls-cert` / `--tls-key`. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /** With `--token-auth`: the HS256 secret tokens are signed with, kept in `root/token.key`. */
+  readonly tokenSecret?: Buffer;
 }
 
 /** Flags as the CLI parsed them. */
@@ -30,6 +33,7 @@ export interface RegistryServeFlags {
   readonly htpasswd?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  readonly tokenAuth?: boolean;
 }
 
 /** Default address: loopback only, so a registry started without thought is not on the network. */
@@ -76,5 +80,29 @@ export async function loadRegistryServeConfigWithFiles(flags: RegistryServeFlags
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   const htpasswd = flags.htpasswd === undefined ? undefined : decodeHtpasswd((await readFlagFile('--htpasswd', flags.htpasswd)).toString('utf8'), flags.htpasswd);
   const tls = flags.tlsCert === undefined || flags.tlsKey === undefined ? undefined : { cert: await readFlagFile('--tls-cert', flags.tlsCert), key: await readFlagFile('--tls-key', flags.tlsKey) };
-  return Object.freeze({ ...base, ...(htpasswd === undefined ? {} : { htpasswd }), ...(tls === undefined ? {} : { tls }) });
+  if (flags.tokenAuth && htpasswd === undefined) throw new Error('--token-auth needs --htpasswd: tokens are issued to its users');
+  const tokenSecret = flags.tokenAuth ? await tokenSecretAt(base.root) : undefined;
+  return Object.freeze({ ...base, ...(htpasswd === undefined ? {} : { htpasswd }), ...(tls === undefined ? {} : { tls }), ...(tokenSecret === undefined ? {} : { tokenSecret }) });
+}
+
+/** The token signing secret in `root/token.key`, created (32 random bytes, mode 0600) on first use. */
+async function tokenSecretAt(root: string): Promise<Buffer> {
+  const path = join(root, 'token.key');
+  try {
+    const secret = await readFile(path);
+    if (secret.byteLength >= 32) return secret;
+    throw new Error(`${path}: shorter than 32 bytes; delete it to make a new one`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(root, { recursive: true });
+  const secret = randomBytes(32);
+  try {
+    await writeFile(path, secret, { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (err) {
+    // another replica made it first: use theirs
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFile(path);
+    throw err;
+  }
 }

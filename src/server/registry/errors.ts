@@ -44,10 +44,13 @@ export const ERROR_STATUS: Readonly<Record<RegistryServerErrorCode, number>> = O
 export class RegistryServerError extends Error {
   readonly code: RegistryServerErrorCode;
   readonly status: number;
-  constructor(code: RegistryServerErrorCode, message: string, options?: { status?: number; cause?: unknown }) {
+  /** For UNAUTHORIZED: the WWW-Authenticate challenge to answer with. */
+  readonly challenge: string | undefined;
+  constructor(code: RegistryServerErrorCode, message: string, options?: { status?: number; cause?: unknown; challenge?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options?.status ?? ERROR_STATUS[code];
+    this.challenge = options?.challenge;
     this.name = 'RegistryServerError';
   }
 }

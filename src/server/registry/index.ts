@@ -1,8 +1,8 @@
 // The embedded registry: an OCI Distribution v1.1 registry with the referrers API.
 // Implements distribution-spec v1.1.1 (pull, push, content discovery, content management) over a blob store and SQL metadata.
 
-export { BasicAuthenticator, decodeHtpasswd } from './auth.js';
-export type { Htpasswd } from './auth.js';
+export { BasicAuthenticator, decodeHtpasswd, DEFAULT_TOKEN_TTL_SECONDS, grants, parseScopes, TokenAuthority } from './auth.js';
+export type { Htpasswd, TokenAccess, TokenClaims } from './auth.js';
 export { FsBlobStore, isUploadId } from './blobstore.js';
 export { DEFAULT_ADDR, loadRegistryServeConfig, loadRegistryServeConfigWithFiles, parseAddr, parseDuration } from './config.js';
 export type { RegistryServeConfig, RegistryServeFlags } from './config.js';

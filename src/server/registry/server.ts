@@ -20,7 +20,7 @@ import {
   successorsOf,
   type Manifest,
 } from '../../oci/index.js';
-import type { BasicAuthenticator } from './auth.js';
+import { grants, type BasicAuthenticator, type TokenAuthority, type TokenClaims } from './auth.js';
 import { FsBlobStore, isUploadId } from './blobstore.js';
 import { errorBody, RegistryServerError } from './errors.js';
 import { collectGarbage, ContentLock, type GarbageCollectionOptions, type GarbageCollectionReport } from './gc.js';
@@ -56,6 +56,11 @@ export interface RegistryServerOptions {
   /** Require Basic credentials from this htpasswd (default: anonymous access). */
   readonly auth?: BasicAuthenticator;
   /**
+   * Require Bearer tokens from this token service, which the server itself serves at `/token`
+   * (Docker token authentication); takes precedence over `auth`.
+   */
+  readonly tokens?: TokenAuthority;
+  /**
    * Refuse a data directory another live server uses (default true: the embedded database allows
    * one process). Replicas sharing PostgreSQL and one blob directory pass false.
    */
@@ -66,6 +71,8 @@ export interface RegistryServerOptions {
 
 /** Where a serving process announces itself in its data directory. */
 const SERVER_FILE = 'server.json';
+/** The token service, outside the /v2/ namespace. */
+const TOKEN_PATH = '/token';
 /** Prometheus metrics, outside the /v2/ namespace. */
 const METRICS_PATH = '/metrics';
 /** The administrative gc endpoint, outside the /v2/ namespace. */
@@ -227,6 +234,7 @@ export class RegistryServer {
   readonly #lock = new ContentLock();
   readonly #metrics: RegistryMetrics;
   readonly #auth: BasicAuthenticator | undefined;
+  readonly #tokens: TokenAuthority | undefined;
   readonly #tls: RegistryServerOptions['tls'];
   #server: Server | undefined;
 
@@ -239,6 +247,7 @@ export class RegistryServer {
     this.#root = options.root;
     this.#metrics = new RegistryMetrics(async () => (await blobs.listUploads()).length);
     this.#auth = options.auth;
+    this.#tokens = options.tokens;
     this.#tls = options.tls;
   }
 
@@ -312,8 +321,13 @@ export class RegistryServer {
         routeKind = 'gc';
         return await this.#gcRequest(req, res, url);
       }
+      if (rawPath === TOKEN_PATH && this.#tokens !== undefined) {
+        routeKind = 'token';
+        return await this.#issueToken(req, res, url);
+      }
       // Everything else, /v2/ and /metrics included, needs credentials when an htpasswd is configured.
-      if (this.#auth !== undefined) await this.#auth.authenticate(req.headers.authorization);
+      if (this.#tokens === undefined && this.#auth !== undefined) await this.#auth.authenticate(req.headers.authorization);
+      if (this.#tokens !== undefined && rawPath === METRICS_PATH) this.#tokens.verify(req.headers.authorization);
       if (rawPath === METRICS_PATH) {
         routeKind = 'metrics';
         if (req.method !== 'GET') fail('UNSUPPORTED', 'metrics are GET');
@@ -321,9 +335,52 @@ export class RegistryServer {
       }
       const route = parseRoute(rawPath);
       routeKind = route.kind;
-      await this.#dispatch(route, req, res, url);
+      const claims = this.#tokens === undefined ? undefined : this.#authorize(route, req);
+      await this.#dispatch(route, req, res, url, claims);
     } catch (err) {
       this.#answerError(req, res, err);
+    }
+  }
+
+  /** The action a route needs in a token (Docker token authentication: pull, push, delete). */
+  #actionOf(route: Route, method: string): string | undefined {
+    if (route.kind === 'base') return undefined;
+    if (method === 'DELETE' && (route.kind === 'blob' || route.kind === 'manifest')) return 'delete';
+    if (route.kind === 'uploads' || route.kind === 'upload' || method === 'PUT' || method === 'PATCH' || method === 'POST') return 'push';
+    return 'pull';
+  }
+
+  /** Checks the Bearer token for a route; a missing, bad or too narrow token is a 401 whose challenge names the scope. */
+  #authorize(route: Route, req: IncomingMessage): TokenClaims {
+    const tokens = this.#tokens as TokenAuthority;
+    const action = this.#actionOf(route, req.method ?? 'GET');
+    const scope = action === undefined || route.kind === 'base' ? undefined : `repository:${route.name}:${action === 'push' ? 'pull,push' : action}`;
+    const realm = `${this.#tls === undefined ? 'http' : 'https'}://${req.headers.host ?? 'localhost'}${TOKEN_PATH}`;
+    const challenge = tokens.challenge(realm, scope);
+    try {
+      const claims = tokens.verify(req.headers.authorization);
+      if (action !== undefined && route.kind !== 'base' && !grants(claims, route.name, action)) {
+        throw new RegistryServerError('UNAUTHORIZED', `the token does not grant ${action} on ${route.name}`);
+      }
+      return claims;
+    } catch (err) {
+      if (err instanceof RegistryServerError && err.code === 'UNAUTHORIZED') throw new RegistryServerError('UNAUTHORIZED', err.message, { challenge });
+      throw err;
+    }
+  }
+
+  /** GET /token: the registry's own token service (Docker token authentication specification, "Requesting a Token"). */
+  async #issueToken(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method !== 'GET') fail('UNSUPPORTED', 'tokens are issued on GET');
+    const tokens = this.#tokens as TokenAuthority;
+    const service = url.searchParams.get('service');
+    if (service !== null && service !== tokens.service) fail('DENIED', `tokens are issued for service "${tokens.service}" only`);
+    try {
+      const issued = await tokens.issue(req.headers.authorization, url.searchParams.getAll('scope'));
+      return this.#send(req, res, 200, { 'content-type': 'application/json' }, JSON.stringify({ token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt }));
+    } catch (err) {
+      if (err instanceof RegistryServerError && err.code === 'UNAUTHORIZED') throw new RegistryServerError('UNAUTHORIZED', 'wrong username or password', { challenge: 'Basic realm="sigil-registry"' });
+      throw err;
     }
   }
 
@@ -362,7 +419,10 @@ export class RegistryServer {
       return;
     }
     const body = errorBody(error);
-    if (error.code === 'UNAUTHORIZED' && this.#auth !== undefined) res.setHeader('www-authenticate', this.#auth.challenge);
+    if (error.code === 'UNAUTHORIZED') {
+      const challenge = error.challenge ?? this.#auth?.challenge;
+      if (challenge !== undefined) res.setHeader('www-authenticate', challenge);
+    }
     res.writeHead(error.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     // An unread request body (a refused upload) would otherwise be parsed as the next request.
@@ -373,7 +433,7 @@ export class RegistryServer {
     if (this.#readOnly) throw new RegistryServerError('UNSUPPORTED', 'the registry is read-only');
   }
 
-  async #dispatch(route: Route, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async #dispatch(route: Route, req: IncomingMessage, res: ServerResponse, url: URL, claims: TokenClaims | undefined): Promise<void> {
     const method = req.method ?? 'GET';
     const unsupported = () => fail('UNSUPPORTED', `${method} is not supported here`);
     switch (route.kind) {
@@ -383,7 +443,7 @@ export class RegistryServer {
       case 'uploads':
         if (method !== 'POST') unsupported();
         this.#requireWritable();
-        return this.#startUpload(route.name, req, res, url);
+        return this.#startUpload(route.name, req, res, url, claims);
       case 'upload':
         return this.#upload(route.name, route.id, method, req, res, url);
       case 'blob':
@@ -452,10 +512,12 @@ export class RegistryServer {
     res.end();
   }
 
-  async #startUpload(name: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async #startUpload(name: string, req: IncomingMessage, res: ServerResponse, url: URL, claims: TokenClaims | undefined): Promise<void> {
     const mount = url.searchParams.get('mount');
     const from = url.searchParams.get('from');
-    if (mount !== null) {
+    // With tokens, a mount needs pull on the source repository too; without it the client just uploads.
+    const mayMount = claims === undefined || (from !== null && grants(claims, from, 'pull'));
+    if (mount !== null && mayMount) {
       checkDigest(mount);
       // distribution-spec v1.1.1, Mounting a blob: with `from`, mount from that repository; without, the registry may mount from anywhere.
       const source = from === null ? await this.#meta.blobKnownAnywhere(mount) : await this.#meta.blobSize(checkName(from), mount).then((size) => (size === undefined ? undefined : { size }));
