@@ -46,11 +46,14 @@ export class RegistryServerError extends Error {
   readonly status: number;
   /** For UNAUTHORIZED: the WWW-Authenticate challenge to answer with. */
   readonly challenge: string | undefined;
-  constructor(code: RegistryServerErrorCode, message: string, options?: { status?: number; cause?: unknown; challenge?: string }) {
+  /** For UNSUPPORTED (405): the methods the resource allows. */
+  readonly allow: string | undefined;
+  constructor(code: RegistryServerErrorCode, message: string, options?: { status?: number; cause?: unknown; challenge?: string; allow?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options?.status ?? ERROR_STATUS[code];
     this.challenge = options?.challenge;
+    this.allow = options?.allow;
     this.name = 'RegistryServerError';
   }
 }

@@ -135,6 +135,17 @@ export async function runGarbageCollection(root: string, openDatabase: () => Pro
   }
 }
 
+/** The methods each route answers, for the Allow header of a 405. */
+const ALLOWED_METHODS: Readonly<Record<Route['kind'], string>> = Object.freeze({
+  base: 'GET, HEAD',
+  uploads: 'POST',
+  upload: 'GET, PATCH, PUT, DELETE',
+  blob: 'GET, HEAD, DELETE',
+  manifest: 'GET, HEAD, PUT, DELETE',
+  tags: 'GET',
+  referrers: 'GET',
+});
+
 /** One parsed API route. */
 type Route =
   | { kind: 'base' }
@@ -167,7 +178,7 @@ function checkDigest(digest: string): string {
  * Parses the request path, undecoded: a name is checked against the grammar as sent, so
  * `%2e%2e`, `..`, absolute paths and NUL never reach the stores (they fail NAME_INVALID).
  */
-export function parseRoute(pathname: string): Route {
+export function parseRoute(pathname: string, method = 'GET'): Route {
   if (pathname === '/v2/' || pathname === '/v2') return { kind: 'base' };
   if (!pathname.startsWith('/v2/')) fail('NAME_UNKNOWN', 'not a registry API path');
   const rest = pathname.slice(4);
@@ -181,12 +192,22 @@ export function parseRoute(pathname: string): Route {
   if ((match = /^(.+)\/blobs\/([^/]+)$/.exec(rest))) return { kind: 'blob', name: checkName(match[1] ?? ''), digest: checkDigest(match[2] ?? '') };
   if ((match = /^(.+)\/manifests\/([^/]+)$/.exec(rest))) {
     const reference = match[2] ?? '';
-    if (!TAG.test(reference) && !isDigest(reference)) fail(reference.includes(':') ? 'DIGEST_INVALID' : 'MANIFEST_INVALID', `invalid tag or digest "${printable(reference, 80)}"`);
+    if (!TAG.test(reference) && !isDigest(reference)) {
+      // distribution-spec v1.1.1, Pulling manifests: what is not there is 404, even a reference no tag could be
+      // (the conformance suite pulls ".INVALID_MANIFEST_NAME"); only a push is told its reference is invalid.
+      if (method !== 'PUT') fail('MANIFEST_UNKNOWN', `manifest ${printable(reference, 80)} is unknown`);
+      fail(reference.includes(':') ? 'DIGEST_INVALID' : 'MANIFEST_INVALID', `invalid tag or digest "${printable(reference, 80)}"`);
+    }
     return { kind: 'manifest', name: checkName(match[1] ?? ''), reference };
   }
   if ((match = /^(.+)\/tags\/list$/.exec(rest))) return { kind: 'tags', name: checkName(match[1] ?? '') };
   if ((match = /^(.+)\/referrers\/([^/]+)$/.exec(rest))) return { kind: 'referrers', name: checkName(match[1] ?? ''), digest: checkDigest(match[2] ?? '') };
   fail('NAME_UNKNOWN', 'not a registry API path');
+}
+
+/** Layer media types whose content lives elsewhere (image-spec v1.1.0 layer.md, Docker foreign layers). */
+function isNonDistributable(mediaType: string): boolean {
+  return mediaType.startsWith('application/vnd.oci.image.layer.nondistributable.') || mediaType === 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
 }
 
 /** Reads a request body of at most `limit` bytes into memory (manifests). */
@@ -277,7 +298,9 @@ export class RegistryServer {
 
   /** Starts serving on `host:port` (port 0 picks a free one); resolves with the address. */
   async listen(port: number, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
-    const settings = { requestTimeout: 0, headersTimeout: Math.min(30_000, this.#idleTimeoutMs) };
+    // Node checks headersTimeout only every connectionsCheckingInterval (30 s by default), which would let a
+    // slow-loris client that trickles header bytes live far longer than the idle timeout.
+    const settings = { requestTimeout: 0, headersTimeout: Math.min(30_000, this.#idleTimeoutMs), connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(this.#idleTimeoutMs / 2))) };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     const server: Server = this.#tls === undefined ? createServer(settings, onRequest) : createTlsServer({ ...settings, cert: this.#tls.cert, key: this.#tls.key }, onRequest);
     server.setTimeout(this.#idleTimeoutMs, (socket) => socket.destroy());
@@ -333,7 +356,7 @@ export class RegistryServer {
         if (req.method !== 'GET') fail('UNSUPPORTED', 'metrics are GET');
         return this.#send(req, res, 200, { 'content-type': this.#metrics.registry.contentType }, await this.#metrics.registry.metrics());
       }
-      const route = parseRoute(rawPath);
+      const route = parseRoute(rawPath, req.method);
       routeKind = route.kind;
       const claims = this.#tokens === undefined ? undefined : this.#authorize(route, req);
       await this.#dispatch(route, req, res, url, claims);
@@ -419,6 +442,7 @@ export class RegistryServer {
       return;
     }
     const body = errorBody(error);
+    if (error.allow !== undefined) res.setHeader('allow', error.allow);
     if (error.code === 'UNAUTHORIZED') {
       const challenge = error.challenge ?? this.#auth?.challenge;
       if (challenge !== undefined) res.setHeader('www-authenticate', challenge);
@@ -435,7 +459,10 @@ export class RegistryServer {
 
   async #dispatch(route: Route, req: IncomingMessage, res: ServerResponse, url: URL, claims: TokenClaims | undefined): Promise<void> {
     const method = req.method ?? 'GET';
-    const unsupported = () => fail('UNSUPPORTED', `${method} is not supported here`);
+    // RFC 9110 §15.5.6: a 405 names the methods the resource allows.
+    const unsupported = () => {
+      throw new RegistryServerError('UNSUPPORTED', `${method} is not supported here`, { allow: ALLOWED_METHODS[route.kind] });
+    };
     switch (route.kind) {
       case 'base':
         if (method !== 'GET' && method !== 'HEAD') unsupported();
@@ -564,7 +591,8 @@ export class RegistryServer {
         if (digest === null) fail('DIGEST_INVALID', 'closing an upload needs ?digest=');
         checkDigest(digest);
         const length = req.headers['content-length'];
-        if (length !== undefined && length !== '0') await this.#append(name, id, req);
+        // A body sent with Transfer-Encoding: chunked has no Content-Length but is a body all the same (RFC 9112 §6.1).
+        if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) await this.#append(name, id, req);
         else {
           await this.#blobs.uploadSize(name, id); // BLOB_UPLOAD_UNKNOWN for a session of another repository
           req.resume();
@@ -582,7 +610,7 @@ export class RegistryServer {
         req.resume();
         return this.#send(req, res, 204, {});
       default:
-        fail('UNSUPPORTED', `${method} is not supported on uploads`);
+        throw new RegistryServerError('UNSUPPORTED', `${method} is not supported on uploads`, { allow: ALLOWED_METHODS.upload });
     }
   }
 
@@ -631,7 +659,8 @@ export class RegistryServer {
     const manifest: Manifest = decodeManifest(bytes, mediaType, 'manifest');
     const byDigest = isDigest(reference);
     // distribution-spec v1.1.1, Pushing Manifests: everything it points at must be in the repository, except the subject.
-    const children = successorsOf(manifest).map((d) => d.digest);
+    // Non-distributable layers (image-spec v1.1 deprecated them, Docker's "foreign" layers) are never pushed; the conformance suite expects 201.
+    const children = successorsOf(manifest).filter((d) => !isNonDistributable(d.mediaType)).map((d) => d.digest);
     const artifactType = artifactTypeOf(manifest);
     const stored = await this.#lock.shared(async () => {
       const missing = await this.#meta.missing(name, children);
