@@ -3,26 +3,16 @@
 // and other commands must authenticate with it.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
+import { buildImageLayout, failsWithOneLine, ok, runSigil, type Result } from '../../test/support/sigil-cli.js';
 
-const SIGIL = fileURLToPath(new URL('../../../bin/sigil.js', import.meta.url));
 // bcrypt of "pw" for user "sigil" (cost 12); docker-registry accepts the $2b$ prefix as it is.
 const HTPASSWD = 'sigil:$2b$12$KLeIz4lwVuiNiOroADKWGOzDHQTbHTluNHc9j79NXnfIhTB6T/klC\n';
 const WRONG_PASSWORD = 'wrong-secret-4711';
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let home: string;
 let registry: RunningRegistry;
@@ -50,67 +40,11 @@ async function dockerConfigDir(): Promise<string> {
 
 /** Runs the real binary with an isolated Sigil config and the given DOCKER_CONFIG. */
 function sigil(args: string[], dockerConfig: string, stdin = ''): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SIGIL, ...args], {
-      env: { ...process.env, SIGIL_CONFIG: join(home, 'sigil'), DOCKER_CONFIG: dockerConfig },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
-}
-
-function ok(result: Result): Result {
-  assert.equal(result.code, 0, `sigil failed: ${result.stderr}`);
-  return result;
-}
-
-/** A failure prints exactly one `Error: …` line on stderr and exits 1. */
-function failsWithOneLine(result: Result, pattern: RegExp): void {
-  assert.equal(result.code, 1, `expected failure, got ${result.code}: ${result.stdout}`);
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `want one error line, got: ${result.stderr}`);
-  assert.match(lines[0] ?? '', /^Error: /);
-  assert.match(lines[0] ?? '', pattern);
+  return runSigil(args, { env: { SIGIL_CONFIG: join(home, 'sigil'), DOCKER_CONFIG: dockerConfig }, stdin });
 }
 
 const login = (dockerConfig: string, password = 'pw') => sigil(['login', '-u', 'sigil', '--password-stdin', registry.host], dockerConfig, `${password}\n`);
 
-/** A small image (gzipped layer, OCI config, manifest) as an OCI layout at `dir`, tag `v1`; returns the manifest digest. */
-async function buildImageLayout(dir: string): Promise<string> {
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  const put = async (bytes: Buffer) => {
-    const hex = createHash('sha256').update(bytes).digest('hex');
-    await writeFile(join(dir, 'blobs', 'sha256', hex), bytes);
-    return { digest: `sha256:${hex}`, size: bytes.length };
-  };
-  const raw = randomBytes(2048);
-  const layer = await put(gzipSync(raw));
-  const config = await put(
-    Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(raw).digest('hex')}`] }, config: {} })),
-  );
-  const manifest = await put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-      }),
-    ),
-  );
-  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  await writeFile(
-    join(dir, 'index.json'),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }),
-  );
-  return manifest.digest;
-}
 
 describe('sigil login and logout against docker-registry with htpasswd', () => {
   it('logs in with --password-stdin, prints Login Succeeded and writes auths as docker login does', async () => {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DISTRIBUTION_ERROR_CODES } from '../../registry/index.js';
 import { openEmbeddedDatabase } from './database.js';
 import { RegistryServer, type RegistryServerOptions } from './server.js';
 
@@ -27,23 +28,8 @@ const MT = {
   octets: 'application/octet-stream',
 } as const;
 
-/** distribution-spec v1.1.1, Error Codes: the `code` field MUST be one of these. */
-const SPEC_ERROR_CODES = [
-  'BLOB_UNKNOWN',
-  'BLOB_UPLOAD_INVALID',
-  'BLOB_UPLOAD_UNKNOWN',
-  'DIGEST_INVALID',
-  'MANIFEST_BLOB_UNKNOWN',
-  'MANIFEST_INVALID',
-  'MANIFEST_UNKNOWN',
-  'NAME_INVALID',
-  'NAME_UNKNOWN',
-  'SIZE_INVALID',
-  'UNAUTHORIZED',
-  'DENIED',
-  'UNSUPPORTED',
-  'TOOMANYREQUESTS',
-];
+/** distribution-spec v1.1.1, Error Codes: the `code` field MUST be one of these (the client keeps the same table). */
+const SPEC_ERROR_CODES: readonly string[] = DISTRIBUTION_ERROR_CODES;
 
 type Algorithm = 'sha256' | 'sha512';
 
