@@ -4,18 +4,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
 import { buildImageLayout, failsWithOneLine, ok, runSigil, type Result } from '../../test/support/sigil-cli.js';
+import { NOTATION_LAYOUTS } from '../../test/support/shared.js';
 
 const exec = promisify(execFile);
-const NOTATION_LAYOUTS = '/work/shared/testdata/notation-e2e/registry/oci_layout';
-const SHARED_LAYOUTS = process.env.SIGIL_SHARED_TESTDATA ? join(process.env.SIGIL_SHARED_TESTDATA, 'notation-e2e/registry/oci_layout') : fileURLToPath(new URL('../../../../shared/testdata/notation-e2e/registry/oci_layout', import.meta.url));
 const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
 
 /** Runs the real binary with an isolated config and Docker config directory. */
@@ -30,7 +28,7 @@ let layouts: string;
 before(async () => {
   home = await mkdtemp(join(tmpdir(), 'sigil-cli-'));
   registry = await startDockerRegistry();
-  layouts = (await stat(SHARED_LAYOUTS).catch(() => undefined)) ? SHARED_LAYOUTS : NOTATION_LAYOUTS;
+  layouts = NOTATION_LAYOUTS;
 });
 after(async () => {
   await registry?.stop();

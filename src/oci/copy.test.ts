@@ -12,8 +12,8 @@ import { ContentError, CopyError, DigestError } from './errors.js';
 import { OciLayout } from './layout.js';
 import { MAX_REFERRERS_DEPTH } from './limits.js';
 import { MEDIA_TYPE_NOTARY_SIGNATURE } from './mediatype.js';
+import { NOTATION_LAYOUTS } from '../../test/support/shared.js';
 
-const NOTATION_LAYOUTS = '/work/shared/testdata/notation-e2e/registry/oci_layout';
 const SUBJECT_DIGEST = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
 const LAYER_DIGEST = 'sha256:6de5fe1f75e4b1094c98086f403d5fd8117776ebe5aad1609281403d13dea070';
 const ARTIFACT_TYPE_SBOM = 'application/vnd.sigil.test.sbom+json';

@@ -21,8 +21,8 @@ import { ContentError, DigestError, LayoutError, ReferenceSyntaxError } from './
 import { ANNOTATION_REF_NAME, OciLayout, decodeLayoutIndex, decodeOciLayoutFile, encodeLayoutIndex } from './layout.js';
 import { MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, MEDIA_TYPE_NOTARY_SIGNATURE } from './mediatype.js';
 import { referrersTag } from './referrers.js';
+import { NOTATION_LAYOUTS } from '../../test/support/shared.js';
 
-const NOTATION_LAYOUTS = '/work/shared/testdata/notation-e2e/registry/oci_layout';
 const SUBJECT_DIGEST = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
 const VALID_SIGNATURE_DIGEST = 'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f';
 const SIGNATURE_BY_LAYOUT: Readonly<Record<string, string | undefined>> = {
@@ -46,7 +46,7 @@ async function freshLayout(label: string): Promise<OciLayout> {
   return OciLayout.open(join(await tempDir(label), 'layout'), { create: true });
 }
 
-/** A writable copy of a Notation layout (the originals under /work/shared are read only). */
+/** A writable copy of a Notation layout (the shared originals are read only). */
 async function copyOfNotationLayout(name: string): Promise<string> {
   const dir = join(await tempDir(name), name);
   await cp(join(NOTATION_LAYOUTS, name), dir, { recursive: true });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { NOTATION_LAYOUTS } from '../../test/support/shared.js';
 import fc from 'fast-check';
 import type { Descriptor } from './descriptor.js';
 import { digestOf } from './digest.js';
@@ -300,7 +302,7 @@ describe('detectManifestMediaType', () => {
 });
 
 describe('Notation-made manifests (notation e2e testdata)', () => {
-  const blobs = '/work/shared/testdata/notation-e2e/registry/oci_layout/e2e-valid-signature/blobs/sha256';
+  const blobs = join(NOTATION_LAYOUTS, 'e2e-valid-signature/blobs/sha256');
   const signatureDigest = 'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f';
   const imageDigest = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
   const referrersIndexDigest = 'sha256:13e107e0dd246f07ff18998a3d39e226965c41477a1bc1765f7617632ff3f283';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Descriptor } from './descriptor.js';
@@ -8,10 +9,11 @@ import { decodeManifest, encodeManifest, type ImageIndex } from './manifest.js';
 import { MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, MEDIA_TYPE_NOTARY_SIGNATURE } from './mediatype.js';
 import { parseReference } from './reference.js';
 import { addReferrer, emptyReferrersIndex, filterReferrers, referrersTag, removeReferrer } from './referrers.js';
+import { NOTATION_LAYOUTS } from '../../test/support/shared.js';
 
 const HEX64 = '0123456789abcdef'.repeat(4);
 const HEX128 = 'fedcba9876543210'.repeat(8);
-const NOTATION_LAYOUT = '/work/shared/testdata/notation-e2e/registry/oci_layout/e2e-valid-signature';
+const NOTATION_LAYOUT = join(NOTATION_LAYOUTS, 'e2e-valid-signature');
 
 function referrer(n: number, artifactType?: string): Descriptor {
   const desc: Record<string, unknown> = { mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: `sha256:${n.toString(16).padStart(64, '0')}`, size: 100 + n };

@@ -1,0 +1,21 @@
+// Where the shared test data made by other tools (Notation's signed layouts, AdmissionReview bodies)
+// lies: $SIGIL_SHARED_TESTDATA, else the shared/ folder beside this repository (as CI lays it out),
+// else /work/shared.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function locate(): string {
+  const fromEnv = process.env.SIGIL_SHARED_TESTDATA;
+  if (fromEnv) return fromEnv;
+  // dist/test/support → the repository root → its sibling shared/
+  const beside = fileURLToPath(new URL('../../../../shared/testdata', import.meta.url));
+  return existsSync(beside) ? beside : '/work/shared/testdata';
+}
+
+/** The shared testdata directory. */
+export const SHARED_TESTDATA = locate();
+
+/** The Notation CLI's e2e OCI layouts (signed, unsigned, expired, …). */
+export const NOTATION_LAYOUTS = join(SHARED_TESTDATA, 'notation-e2e/registry/oci_layout');
