@@ -179,7 +179,10 @@ describe('concurrency', { timeout: 120_000 }, () => {
 });
 
 describe('gc while serving', { timeout: 120_000 }, () => {
-  it('runs through the running registry, and a kill -9 during gc loses nothing referenced', async () => {
+  it('runs through the running registry, and a kill -9 during gc loses nothing referenced', async (t) => {
+    // A data directory of its own: the tests above leave unacknowledged pushes behind, which gc would count.
+    const root = await mkdtemp(join(tmpdir(), 'sigil-registry-gc-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
     let running = await serve(root, port);
     const repo = client().repository(running.host, 'gc/app');
     const kept = image('gc-kept');
@@ -189,7 +192,7 @@ describe('gc while serving', { timeout: 120_000 }, () => {
     for (const o of orphans) await repo.push(o.descriptor, o.bytes, opts());
 
     const first = await runSigil(['registry', 'gc', '--root', root, '--grace', '0', '--upload-ttl', '0', '--dry-run']);
-    assert.match(first, /through the running registry\): would remove 0 blobs .* 5\d* unused blob links/);
+    assert.match(first, /through the running registry\): would remove 0 blobs \(0 bytes\), 50 unused blob links, 0 expired uploads/);
 
     const gc = runSigil(['registry', 'gc', '--root', root, '--grace', '0']).catch(() => 'interrupted');
     await new Promise((resolve) => setTimeout(resolve, 20));
