@@ -23,8 +23,12 @@ interface Running {
   readonly child: ChildProcess;
 }
 
+/** Every registry process started, so a failed test cannot leave one running (it would keep the test file alive). */
+const children: ChildProcess[] = [];
+
 async function serve(root: string, port: number): Promise<Running> {
   const child = spawn(process.execPath, [SIGIL, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let output = '';
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -69,6 +73,7 @@ before(async () => {
   port = await freePort();
 });
 after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await Promise.all(clients.map((c) => c.close()));
   await rm(root, { recursive: true, force: true });
 });
