@@ -62,6 +62,7 @@ export {
   EMPTY_JSON_DIGEST,
   isIndexMediaType,
   isManifestMediaType,
+  mediaTypeOfContentType,
   MANIFEST_MEDIA_TYPES,
   MEDIA_TYPE_ARTIFACT_MANIFEST,
   MEDIA_TYPE_DOCKER_CONFIG,
@@ -78,6 +79,7 @@ export {
 export {
   formatReference,
   isLoopbackRegistry,
+  isTag,
   parseDockerReference,
   parseLayoutReference,
   parseReference,

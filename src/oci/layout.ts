@@ -24,6 +24,7 @@ import { ContentError, DigestError, LayoutError, ManifestError, OciError, Refere
 import { MAX_LAYOUT_INDEX_BYTES, MAX_MANIFEST_BYTES } from './limits.js';
 import { decodeManifest, detectManifestMediaType, referrerDescriptor, type ImageIndex, type Manifest } from './manifest.js';
 import { MEDIA_TYPE_IMAGE_INDEX, isIndexMediaType, isManifestMediaType } from './mediatype.js';
+import { isTag } from './reference.js';
 import { filterReferrers, referrersTag } from './referrers.js';
 
 /** image-spec v1.1.0 image-layout.md#oci-layout-file: the only layout version there is. */
@@ -132,7 +133,6 @@ function taggedEntry(desc: Descriptor, reference: string): Descriptor {
 }
 
 /** distribution-spec v1.1.0 tag grammar. */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** image-spec v1.1.0 annotations.md, `org.opencontainers.image.ref.name` grammar (a tag or a fully qualified reference). */
 const REF_NAME_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
 const REF_NAME = new RegExp(`^${REF_NAME_COMPONENT}(?:/${REF_NAME_COMPONENT})*$`);
@@ -398,7 +398,7 @@ export class OciLayout implements Target, ReferrerLister, Deleter, TagLister, Re
       if (reference !== desc.digest) {
         throw new ReferenceSyntaxError('REFERENCE_INVALID', `${name}: a digest reference cannot name ${desc.digest}`);
       }
-    } else if (!TAG.test(reference) && !REF_NAME.test(reference)) {
+    } else if (!isTag(reference) && !REF_NAME.test(reference)) {
       throw new ReferenceSyntaxError('REFERENCE_INVALID', `${this.#root}: "${printable(reference)}" is not a valid tag`);
     }
     try {

@@ -36,6 +36,12 @@ export const MANIFEST_MEDIA_TYPES: readonly string[] = Object.freeze([
   MEDIA_TYPE_ARTIFACT_MANIFEST,
 ]);
 
+/** The media type of a Content-Type header, parameters dropped (`application/json; charset=utf-8` → `application/json`); undefined when empty. */
+export function mediaTypeOfContentType(header: string | undefined): string | undefined {
+  const value = header?.split(';')[0]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
 /** True when content of this media type is a manifest or index (fetched from `/manifests/`), not a blob. */
 export function isManifestMediaType(mediaType: string): boolean {
   return MANIFEST_MEDIA_TYPES.includes(mediaType);

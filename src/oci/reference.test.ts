@@ -5,6 +5,7 @@ import { ReferenceSyntaxError } from './errors.js';
 import {
   formatReference,
   isLoopbackRegistry,
+  isTag,
   parseDockerReference,
   parseLayoutReference,
   parseReference,
@@ -477,4 +478,9 @@ describe('reference properties', () => {
       { numRuns: 500 },
     );
   });
+});
+
+describe('isTag', () => {
+  for (const tag of ['v1', 'latest', '_x', '1.2.3-rc.1', 'A'.repeat(128)]) it(`accepts ${tag.slice(0, 20)}`, () => assert.equal(isTag(tag), true));
+  for (const tag of ['', '-x', '.x', 'has space', 'a/b', 'sha256:abc', 'A'.repeat(129), 'é']) it(`refuses ${JSON.stringify(tag.slice(0, 20))}`, () => assert.equal(isTag(tag), false));
 });

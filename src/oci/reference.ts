@@ -44,7 +44,13 @@ const DOCKER_HUB_LEGACY = 'index.docker.io';
 /** Namespace of Docker Hub's official images, added to one-component repositories there. */
 const DOCKER_OFFICIAL_NAMESPACE = 'library';
 
+/** distribution-spec v1.1.1, Pulling manifests: a tag is `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
 const TAG = /^\w[\w.-]{0,127}$/;
+
+/** True when `value` is a valid tag (distribution-spec v1.1.1 tag grammar). */
+export function isTag(value: string): boolean {
+  return TAG.test(value);
+}
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_COMPONENT = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const IPV6_CHARACTERS = /^[0-9a-fA-F:]+$/;

@@ -17,6 +17,8 @@ import {
   MAX_METADATA_BYTES,
   MEDIA_TYPE_IMAGE_INDEX,
   parseDigest,
+  isTag,
+  mediaTypeOfContentType,
   printable,
   readVerified,
   referrerDescriptor,
@@ -60,16 +62,13 @@ export interface RepositoryOptions {
   readonly logger?: RegistryLogger;
 }
 
-/** distribution-spec v1.1.1, "Pulling manifests": a tag is `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 /** `Accept` for manifest requests: every manifest type Sigil reads, so the registry never converts. */
 const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
 /** The media type part of a Content-Type header (`application/json; charset=utf-8` → `application/json`). */
 function mediaTypeOf(contentType: string | undefined): string | undefined {
-  const value = contentType?.split(';')[0]?.trim().toLowerCase();
-  return value === undefined || value === '' ? undefined : value;
+  return mediaTypeOfContentType(contentType)?.toLowerCase();
 }
 
 /**
@@ -706,7 +705,7 @@ export class Repository implements Target, ReferrerLister, Deleter, ReferencePus
 
   #checkReference(reference: string): void {
     if (isDigest(reference)) return;
-    if (!TAG.test(reference)) {
+    if (!isTag(reference)) {
       throw new RegistryError('REFERENCE_INVALID', `${this.name}: "${printable(reference, 80)}" is neither a tag nor a digest`, this.#where());
     }
   }

@@ -1,6 +1,6 @@
 // `sigil resolve`, `sigil manifest fetch|delete` and `sigil tag`: single-manifest operations.
 
-import { isDeleter, isManifestMediaType, readVerified } from '../../oci/index.js';
+import { isDeleter, isManifestMediaType, isTag, readVerified } from '../../oci/index.js';
 import { CliError } from '../errors.js';
 import type { CommandContext } from '../context.js';
 import { resolveRequired } from '../targets.js';
@@ -42,7 +42,7 @@ export async function runTag(ctx: CommandContext, input: string, tags: readonly 
   const opened = await ctx.opener.open(input, flags.ociLayout);
   const { descriptor } = await resolveRequired(opened, ctx.signal);
   for (const tag of tags) {
-    if (!/^[\w][\w.-]{0,127}$/.test(tag)) throw new CliError(`invalid tag "${tag}": expected [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`);
+    if (!isTag(tag)) throw new CliError(`invalid tag "${tag}": expected [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`);
   }
   for (const tag of tags) {
     await opened.target.tag(descriptor, tag, { signal: ctx.signal });

@@ -11,7 +11,9 @@ import {
   decodeManifest,
   isDigest,
   isManifestMediaType,
+  isTag,
   MAX_MANIFEST_BYTES,
+  mediaTypeOfContentType,
   MEDIA_TYPE_IMAGE_INDEX,
   OciError,
   parseDigest,
@@ -31,7 +33,6 @@ import { RegistryMetrics } from './metrics.js';
 const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 /** Names longer than this are refused (Distribution's limit; many clients assume it). */
 const MAX_NAME_LENGTH = 255;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** Tags per page when the client gives no `n`, and the most it may ask for (Distribution caps at 1000 too). */
 const DEFAULT_TAG_PAGE = 1000;
 const MAX_TAG_PAGE = 10_000;
@@ -192,7 +193,7 @@ export function parseRoute(pathname: string, method = 'GET'): Route {
   if ((match = /^(.+)\/blobs\/([^/]+)$/.exec(rest))) return { kind: 'blob', name: checkName(match[1] ?? ''), digest: checkDigest(match[2] ?? '') };
   if ((match = /^(.+)\/manifests\/([^/]+)$/.exec(rest))) {
     const reference = match[2] ?? '';
-    if (!TAG.test(reference) && !isDigest(reference)) {
+    if (!isTag(reference) && !isDigest(reference)) {
       // distribution-spec v1.1.1, Pulling manifests: what is not there is 404, even a reference no tag could be
       // (the conformance suite pulls ".INVALID_MANIFEST_NAME"); only a push is told its reference is invalid.
       if (method !== 'PUT') fail('MANIFEST_UNKNOWN', `manifest ${printable(reference, 80)} is unknown`);
@@ -224,11 +225,6 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, total);
-}
-
-function mediaTypeOf(header: string | undefined): string | undefined {
-  const value = header?.split(';')[0]?.trim();
-  return value === undefined || value === '' ? undefined : value;
 }
 
 /** `start-end` of a Content-Range (distribution-spec v1.1.1 uses it without the `bytes ` unit; both are accepted). */
@@ -593,10 +589,8 @@ export class RegistryServer {
         const length = req.headers['content-length'];
         // A body sent with Transfer-Encoding: chunked has no Content-Length but is a body all the same (RFC 9112 §6.1).
         if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) await this.#append(name, id, req);
-        else {
-          await this.#blobs.uploadSize(name, id); // BLOB_UPLOAD_UNKNOWN for a session of another repository
-          req.resume();
-        }
+        else req.resume();
+        // finishUpload answers BLOB_UPLOAD_UNKNOWN for a session of another repository.
         await this.#lock.shared(async () => {
           const stored = await this.#blobs.finishUpload(name, id, digest);
           await this.#meta.linkBlob(name, stored.digest, stored.size);
@@ -650,7 +644,7 @@ export class RegistryServer {
   }
 
   async #putManifest(name: string, reference: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const mediaType = mediaTypeOf(req.headers['content-type']);
+    const mediaType = mediaTypeOfContentType(req.headers['content-type']);
     if (mediaType === undefined || !isManifestMediaType(mediaType)) {
       req.resume();
       fail('MANIFEST_INVALID', `unsupported manifest media type "${printable(mediaType ?? '', 80)}"`);
