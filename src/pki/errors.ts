@@ -5,6 +5,7 @@ export type PkiErrorCode =
   | 'DER_INVALID'
   | 'PEM_INVALID'
   | 'CERTIFICATE_INVALID'
+  | 'CERTIFICATE_NOT_FOUND'
   | 'CHAIN_INVALID'
   | 'DN_INVALID'
   | 'KEY_UNSUPPORTED'
@@ -24,7 +25,17 @@ export class PkiError extends Error {
 export class CertificateError extends PkiError {}
 
 /** A certificate chain breaks the Notary Project certificate requirements. */
-export class ChainError extends PkiError {}
+export class ChainError extends PkiError {
+  /** Position in the chain (0 = leaf) of the certificate that breaks a rule, when one does. */
+  readonly index: number | undefined;
+  /** Subject (Go pkix.Name.String() form) of that certificate, when one does. */
+  readonly subject: string | undefined;
+  constructor(code: PkiErrorCode, message: string, options?: { cause?: unknown; index?: number; subject?: string }) {
+    super(code, message, options);
+    this.index = options?.index;
+    this.subject = options?.subject;
+  }
+}
 
 /** A distinguished name string does not follow the Notary Project trusted identity rules. */
 export class DistinguishedNameError extends PkiError {}

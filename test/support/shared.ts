@@ -19,3 +19,6 @@ export const SHARED_TESTDATA = locate();
 
 /** The Notation CLI's e2e OCI layouts (signed, unsigned, expired, …). */
 export const NOTATION_LAYOUTS = join(SHARED_TESTDATA, 'notation-e2e/registry/oci_layout');
+
+/** The Notation CLI's e2e testdata root (config/, blob/, registry/ …). */
+export const NOTATION_E2E = join(SHARED_TESTDATA, 'notation-e2e');
