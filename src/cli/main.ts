@@ -6,6 +6,7 @@ import { loadCliEnvironment } from './config.js';
 import type { CommandContext, OutputFormat } from './context.js';
 import { CliError } from './errors.js';
 import { TargetOpener, type RegistryOptions } from './targets.js';
+import { VERSION } from './version.js';
 
 /** Exit code for any failure, as Notation and Kyverno use. */
 const EXIT_FAILURE = 1;
@@ -55,7 +56,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
 
   const program = new Command('sigil')
     .description('Sign container images, keep signatures next to them, verify them, enforce it at admission')
-    .version('0.1.0')
+    .version(VERSION)
     .option('-d, --debug', 'print stack traces for errors')
     .exitOverride()
     .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s), outputError: () => {} })
@@ -192,6 +193,199 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .action(async (flags) => {
       const { runRegistryGc } = await import('./commands/registry.js');
       await runRegistryGc(context(registryOptions({})), flags);
+    });
+
+  program
+    .command('sign')
+    .description('sign an artifact (its manifest digest) and push the signature next to it as a referrer')
+    .argument('<reference>', 'REGISTRY/REPO:TAG|@DIGEST, or DIR:TAG|DIR@DIGEST with --oci-layout')
+    .option('-k, --key <name>', 'signing key from signingkeys.json (default: the default key)')
+    .addOption(new Option('--signature-format <format>', 'envelope format (default: config.json signatureFormat, else jws)').choices(['jws', 'cose']))
+    .option('-e, --expiry <duration>', 'the signature expires after this Go duration, e.g. 24h or 1h30m')
+    .option('-m, --user-metadata <key=value>', 'signed user metadata (repeatable)', collect)
+    .option('-a, --annotation <key=value>', 'alias of --user-metadata (repeatable)', collect)
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .option('--force-referrers-tag', 'keep the signature in the referrers tag schema even where the API exists', false)
+    .option('--plugin <name>', 'sign with a plugin key (not supported yet)')
+    .option('--id <key-id>', 'the plugin key id (not supported yet)')
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runSign } = await import('./commands/sign.js');
+      await runSign(context(registryOptions(flags)), reference, flags);
+    });
+
+  const maxSignatures = () => new Option('--max-signatures <n>', 'at most this many signatures are evaluated').argParser(integer).default(100);
+  program
+    .command('verify')
+    .description('verify an artifact against the trust policy and trust store')
+    .argument('<reference>', 'REGISTRY/REPO:TAG|@DIGEST, or DIR:TAG|DIR@DIGEST with --oci-layout')
+    .option('--oci-layout', 'the reference names an OCI image layout (needs --scope)', false)
+    .option('--scope <registry/repository>', 'the registry scope a layout is verified as')
+    .option('-m, --user-metadata <key=value>', 'require this signed user metadata (repeatable)', collect)
+    .addOption(maxSignatures())
+    .addOption(output(['text', 'json'], 'text'))
+    .option('-v, --verbose', 'report every check of every signature', false)
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runVerify } = await import('./commands/verify.js');
+      await runVerify(context(registryOptions(flags)), reference, flags);
+    });
+
+  program
+    .command('inspect')
+    .description("show every signature of an artifact: algorithms, attributes, certificates, signed artifact")
+    .argument('<reference>')
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .addOption(maxSignatures())
+    .addOption(output(['tree', 'json'], 'tree'))
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runInspect } = await import('./commands/verify.js');
+      await runInspect(context(registryOptions(flags)), reference, flags);
+    });
+
+  program
+    .command('ls')
+    .alias('list')
+    .description('list the signatures of an artifact')
+    .argument('<reference>')
+    .option('--oci-layout', 'the reference names an OCI image layout', false)
+    .addOption(maxSignatures())
+    .addOption(output(['tree', 'json'], 'tree'))
+    .addOption(insecure())
+    .action(async (reference: string, flags) => {
+      const { runList } = await import('./commands/verify.js');
+      await runList(context(registryOptions(flags)), reference, flags);
+    });
+
+  const storeType = () => new Option('-t, --type <type>', 'trust store type').choices(['ca', 'signingAuthority', 'tsa']);
+  const cert = program.command('cert').alias('certificate').description('certificates in the trust store');
+  cert
+    .command('generate-test')
+    .description('generate a self-signed test signing key and certificate, trust it (ca:NAME) and register the key')
+    .argument('<name>')
+    .option('-b, --bits <n>', 'RSA key size: 2048, 3072 or 4096', integer, 2048)
+    .option('--default', 'make it the default signing key', false)
+    .action(async (name: string, flags) => {
+      const { runCertGenerateTest } = await import('./commands/cert.js');
+      await runCertGenerateTest(context(registryOptions({})), name, flags);
+    });
+  cert
+    .command('add')
+    .description('add certificate files to a trust store')
+    .addOption(storeType().makeOptionMandatory())
+    .requiredOption('-s, --store <name>', 'trust store name')
+    .argument('<files...>')
+    .action(async (files: string[], flags) => {
+      const { runCertAdd } = await import('./commands/cert.js');
+      await runCertAdd(context(registryOptions({})), files, flags);
+    });
+  cert
+    .command('ls')
+    .alias('list')
+    .description('list trust store certificates')
+    .addOption(storeType())
+    .option('-s, --store <name>', 'trust store name')
+    .action(async (flags) => {
+      const { runCertList } = await import('./commands/cert.js');
+      await runCertList(context(registryOptions({})), flags);
+    });
+  cert
+    .command('show')
+    .description('show a trust store certificate file')
+    .addOption(storeType().makeOptionMandatory())
+    .requiredOption('-s, --store <name>', 'trust store name')
+    .argument('<file>')
+    .action(async (file: string, flags) => {
+      const { runCertShow } = await import('./commands/cert.js');
+      await runCertShow(context(registryOptions({})), file, flags);
+    });
+  cert
+    .command('delete')
+    .description('delete a certificate file (or --all) from a trust store')
+    .addOption(storeType().makeOptionMandatory())
+    .requiredOption('-s, --store <name>', 'trust store name')
+    .option('--all', 'delete the whole store', false)
+    .option('-y, --yes', 'do not ask (sigil never prompts; accepted for Notation compatibility)', false)
+    .argument('[file]')
+    .action(async (file: string | undefined, flags) => {
+      const { runCertDelete } = await import('./commands/cert.js');
+      await runCertDelete(context(registryOptions({})), file, flags);
+    });
+
+  const key = program.command('key').description('signing keys (signingkeys.json)');
+  key
+    .command('add')
+    .description('register a local key (--key-file, --cert-file) or a plugin key (--plugin, --id)')
+    .argument('<name>')
+    .option('--key-file <file>', 'PEM private key (PKCS#8, PKCS#1 or SEC1)')
+    .option('--cert-file <file>', 'PEM certificate chain, leaf first')
+    .option('--plugin <name>', 'plugin holding the key')
+    .option('--id <key-id>', "the plugin's key id")
+    .option('--plugin-config <key=value>', 'plugin configuration (repeatable)', collect)
+    .option('--default', 'make it the default signing key', false)
+    .action(async (name: string, flags) => {
+      const { runKeyAdd } = await import('./commands/key.js');
+      await runKeyAdd(context(registryOptions({})), name, flags);
+    });
+  key
+    .command('ls')
+    .alias('list')
+    .description('list signing keys; * marks the default')
+    .addOption(output(['text', 'json'], 'text'))
+    .action(async (flags) => {
+      const { runKeyList } = await import('./commands/key.js');
+      await runKeyList(context(registryOptions({})), flags);
+    });
+  key
+    .command('update')
+    .alias('set')
+    .description('change a signing key entry')
+    .argument('<name>')
+    .option('--default', 'make it the default signing key', false)
+    .action(async (name: string, flags) => {
+      const { runKeyUpdate } = await import('./commands/key.js');
+      await runKeyUpdate(context(registryOptions({})), name, flags);
+    });
+  key
+    .command('delete')
+    .alias('rm')
+    .description('remove signing key entries (files are kept)')
+    .argument('<names...>')
+    .action(async (names: string[]) => {
+      const { runKeyDelete } = await import('./commands/key.js');
+      await runKeyDelete(context(registryOptions({})), names);
+    });
+
+  const policy = program.command('policy').description('the OCI trust policy');
+  policy
+    .command('import')
+    .description('validate and install a trust policy file')
+    .argument('<file>')
+    .option('--force', 'replace an existing trust policy', false)
+    .action(async (file: string, flags) => {
+      const { runPolicyImport } = await import('./commands/policy.js');
+      await runPolicyImport(context(registryOptions({})), file, flags);
+    });
+  policy
+    .command('show')
+    .description('print the trust policy in use')
+    .action(async () => {
+      const { runPolicyShow } = await import('./commands/policy.js');
+      await runPolicyShow(context(registryOptions({})));
+    });
+  policy
+    .command('init')
+    .description('write a one-statement trust policy')
+    .requiredOption('--name <name>', 'statement name')
+    .option('--scope <registry/repository>', 'registry scope (repeatable; default *)', collect)
+    .option('--trust-store <type:name>', 'trust store (repeatable)', collect)
+    .option('--trusted-identity <identity>', 'trusted identity, e.g. "x509.subject: C=US, ST=WA, O=acme" or * (repeatable)', collect)
+    .addOption(new Option('--level <level>', 'verification level').choices(['strict', 'permissive', 'audit', 'skip']).default('strict'))
+    .option('--force', 'replace an existing trust policy', false)
+    .action(async (flags) => {
+      const { runPolicyInit } = await import('./commands/policy.js');
+      await runPolicyInit(context(registryOptions({})), flags);
     });
 
   program
