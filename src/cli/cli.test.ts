@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,12 +38,18 @@ after(async () => {
 
 
 describe('sigil demo', () => {
-  it('pushes the Notation-signed sample into the embedded registry, lists its signature and pulls it back', async () => {
+  it('stores a Notation-signed sample, signs its own image, verifies both and denies the unsigned and the untrusted', async () => {
     const result = ok(await sigil(['demo', '--work-dir', join(home, 'demo')]));
     assert.match(result.stdout, /Copied \[oci-layout\] .* => \[registry\] 127\.0\.0\.1:\d+\/demo\/net-monitor:v1/);
-    assert.match(result.stdout, /Copied \[registry\] .* => \[oci-layout\]/);
     assert.match(result.stdout, new RegExp(`└── ${NOTARY_SIGNATURE}\\n\\s+└── sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f`));
-    assert.match(result.stdout, /checked: after the round trip through the registry, root digest sha256:b8479de3/);
+    assert.match(result.stdout, /Successfully verified signature for 127\.0\.0\.1:\d+\/demo\/net-monitor@sha256:b8479de3/);
+    assert.match(result.stdout, /Successfully verified signature for 127\.0\.0\.1:\d+\/demo\/app@sha256:/);
+    assert.match(result.stdout, /no signature is associated with "127\.0\.0\.1:\d+\/demo\/unsigned@sha256:/);
+    assert.match(result.stdout, /authenticity validation failed: the signature's certificate chain does not contain any trusted certificate/);
+    const verdicts = result.stdout.split('== verdicts')[1]?.trim().split('\n').slice(1).map((l) => l.split(' ')[0]);
+    assert.deepEqual(verdicts, ['ADMIT', 'ADMIT', 'DENY', 'DENY']);
+    // The demo keeps to its work dir: the user's config directory is untouched.
+    assert.equal(existsSync(join(home, 'sigil')), false);
     assert.equal(result.stderr, '');
   });
 });
