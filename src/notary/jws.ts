@@ -59,6 +59,9 @@ export interface JsonParseOptions {
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** A backslash or a control character: the string needs the escape-aware loop. */
+const NEEDS_SLOW_STRING = /[\u0000-\u001f\\]/;
+
 class JsonParser {
   readonly #text: string;
   readonly #options: JsonParseOptions;
@@ -131,6 +134,16 @@ class JsonParser {
   #string(): string {
     const text = this.#text;
     this.#pos++;
+    // Fast path: most strings (base64 certificates, the payload) have no escapes, so find the
+    // closing quote natively and check the span once instead of walking it in JavaScript.
+    const close = text.indexOf('"', this.#pos);
+    if (close !== -1) {
+      const span = text.slice(this.#pos, close);
+      if (!NEEDS_SLOW_STRING.test(span)) {
+        this.#pos = close + 1;
+        return span;
+      }
+    }
     let out = '';
     let start = this.#pos;
     let escaped = false;
@@ -326,12 +339,17 @@ export function encodeGoJson(value: unknown, depth = 0): string {
   throw new TypeError(`json: unsupported value of type ${typeof value}`);
 }
 
+const ASCII = /^[\u0000-\u007f]*$/;
+const foldTables = new WeakMap<readonly string[], Map<string, string>>();
+
 /**
  * Go's encoding/json matches struct fields case-insensitively (Unicode simple folding), so
  * `"ALG"` would fill `alg`. Folding each character through lower then upper case matches Go's
  * foldName for the ASCII keys the Notary structs use (including K → k and ſ → S).
  */
 function foldKey(key: string): string {
+  // ASCII keys fold by upper-casing; only non-ASCII characters (K, ſ, …) need the general rule.
+  if (ASCII.test(key)) return key.toUpperCase();
   let out = '';
   for (const ch of key) {
     const folded = ch.toLowerCase().toUpperCase();
@@ -345,7 +363,11 @@ function foldKey(key: string): string {
  * Sigil would otherwise read different values from the same signed document.
  */
 export function rejectCaseVariants(object: Record<string, unknown>, known: readonly string[], code: NotaryErrorCode, what: string): void {
-  const byFold = new Map(known.map((k) => [foldKey(k), k]));
+  let byFold = foldTables.get(known);
+  if (byFold === undefined) {
+    byFold = new Map(known.map((k) => [foldKey(k), k]));
+    foldTables.set(known, byFold);
+  }
   for (const key of Object.keys(object)) {
     const canonical = byFold.get(foldKey(key));
     if (canonical !== undefined && canonical !== key) {

@@ -417,13 +417,29 @@ function decode(input: Uint8Array): Certificate {
 
 /** Decodes one DER certificate; throws CertificateError CERTIFICATE_INVALID if it breaks RFC 5280 structure. */
 export function decodeCertificate(der: Uint8Array): Certificate {
+  // A Certificate is immutable and a pure function of its DER, so repeat signers (the common case:
+  // one key signs every image) reuse the parsed object; parsing the public key alone costs ~100 µs.
+  const key = createHash('sha256').update(der).digest('base64');
+  const cached = decodedCache.get(key);
+  if (cached !== undefined) {
+    decodedCache.delete(key);
+    decodedCache.set(key, cached); // most recently used last
+    return cached;
+  }
   try {
-    return decode(der);
+    const cert = decode(der);
+    decodedCache.set(key, cert);
+    if (decodedCache.size > MAX_DECODED_CERTIFICATES) decodedCache.delete(decodedCache.keys().next().value as string);
+    return cert;
   } catch (e) {
     const reason = e instanceof PkiError ? e.message : `unexpected error: ${String(e)}`;
     throw new CertificateError('CERTIFICATE_INVALID', `certificate is not valid: ${reason}`, { cause: e });
   }
 }
+
+/** Bound on the decoded-certificate cache: far more distinct signers and CAs than one process meets. */
+const MAX_DECODED_CERTIFICATES = 1024;
+const decodedCache = new Map<string, Certificate>();
 
 /** Why a certificate is not issued by a candidate parent; chain.ts turns these into messages. */
 export type IssuanceProblem =
@@ -486,8 +502,23 @@ function signatureHashOf(cert: Certificate): string | undefined {
 const INSECURE_HASHES = new Set(['MD2', 'MD5', 'SHA-1']);
 
 const x509Cache = new WeakMap<Certificate, X509Certificate | null>();
+/** Results of signature checks per certificate object and verifying key (both immutable, so the answer is too). */
+const verifiedCache = new WeakMap<Certificate, WeakMap<KeyObject, boolean>>();
 
 function signatureVerifies(cert: Certificate, key: KeyObject): boolean {
+  let byKey = verifiedCache.get(cert);
+  if (byKey === undefined) {
+    byKey = new WeakMap();
+    verifiedCache.set(cert, byKey);
+  }
+  const known = byKey.get(key);
+  if (known !== undefined) return known;
+  const result = checkSignature(cert, key);
+  byKey.set(key, result);
+  return result;
+}
+
+function checkSignature(cert: Certificate, key: KeyObject): boolean {
   let x509 = x509Cache.get(cert);
   if (x509 === undefined) {
     try {
