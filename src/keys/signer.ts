@@ -1,7 +1,7 @@
 // The one signer interface (DESIGN.md: local keys, HSM keys, plugins and the signing authority all
 // serve it), and its local-key implementation: a PKCS#8 key file beside its certificate chain.
 
-import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { constants, createPublicKey, sign as cryptoSign, type KeyObject, type SignKeyObjectInput, type SigningOptions } from 'node:crypto';
 import { decodeCertificates, decodePrivateKeyPem, hashAlgorithmOf, keySpecOf, type Certificate, type HashAlgorithm, type KeySpec } from '../pki/index.js';
 import { SigningKeyError } from './errors.js';
 
@@ -27,17 +27,26 @@ function spkiOf(key: KeyObject): string {
 
 /** Signs raw bytes the way the Notary Project signature specification requires for a key spec. */
 export function signRaw(privateKey: KeyObject, keySpec: KeySpec, data: Uint8Array): Uint8Array {
+  try {
+    return new Uint8Array(cryptoSign(NODE_HASH[hashAlgorithmOf(keySpec)], data, signOptions(privateKey, keySpec)));
+  } catch (error) {
+    throw new SigningKeyError('KEY_INVALID', `signing with the ${keySpec} key failed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function signOptions(privateKey: KeyObject, keySpec: KeySpec): SignKeyObjectInput & SigningOptions {
   const hash = hashAlgorithmOf(keySpec);
   if (keySpec.startsWith('RSA')) {
     // signature-specification.md, Algorithm Selection: RSASSA-PSS, MGF1 with the same hash, salt = hash length.
-    return cryptoSign(NODE_HASH[hash], data, { key: privateKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: HASH_BYTES[hash] });
+    return { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[hash] };
   }
   // ECDSA signatures are the fixed-width r‖s of IEEE P1363 in both JWS (RFC 7518 §3.4) and COSE (RFC 9053 §2.1).
-  return cryptoSign(NODE_HASH[hash], data, { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return { key: privateKey, dsaEncoding: 'ieee-p1363' };
 }
 
 /** A signer over an in-memory key and its chain; the key must be the leaf certificate's key. */
 export function createLocalSigner(privateKey: KeyObject, certificateChain: readonly Certificate[], name = 'signing key'): Signer {
+  if (privateKey.type !== 'private') throw new SigningKeyError('KEY_INVALID', `${name}: a ${privateKey.type} key cannot sign; give the private key`);
   const leaf = certificateChain[0];
   if (leaf === undefined) throw new SigningKeyError('KEY_INVALID', `${name}: the certificate chain is empty`);
   let keySpec: KeySpec;
@@ -47,14 +56,25 @@ export function createLocalSigner(privateKey: KeyObject, certificateChain: reado
     throw new SigningKeyError('KEY_UNSUPPORTED', `${name}: ${(error as Error).message}`, { cause: error });
   }
   if (spkiOf(privateKey) !== spkiOf(leaf.publicKey)) {
-    throw new SigningKeyError('KEY_INVALID', `${name}: the private key does not match the public key of certificate "${leaf.subject}"`);
+    throw new SigningKeyError('KEY_INVALID', `${name}: the private key does not match the public key of certificate "${leaf.subject}"; give the key and certificate that belong together`);
   }
   const chain = Object.freeze([...certificateChain]);
+  const options = signOptions(privateKey, keySpec);
+  const hash = NODE_HASH[hashAlgorithmOf(keySpec)];
   return Object.freeze({
     keySpec,
     hashAlgorithm: hashAlgorithmOf(keySpec),
     certificateChain: chain,
-    sign: async (data: Uint8Array) => signRaw(privateKey, keySpec, data),
+    sign: (data: Uint8Array) =>
+      new Promise<Uint8Array>((resolve, reject) => {
+        const failed = (error: Error) => reject(new SigningKeyError('KEY_INVALID', `${name}: signing failed: ${error.message}`, { cause: error }));
+        try {
+          // The callback form runs on libuv's thread pool, keeping RSA-4096 off the event loop.
+          cryptoSign(hash, data, options, (error, signature) => (error === null ? resolve(new Uint8Array(signature)) : failed(error)));
+        } catch (error) {
+          failed(error as Error);
+        }
+      }),
   });
 }
 

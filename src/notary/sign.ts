@@ -4,7 +4,7 @@
 import { isSameContent, type Descriptor, type Exister, type OperationOptions, type Pusher } from '../oci/index.js';
 import { validateCodeSigningChain } from '../pki/index.js';
 import type { Signer } from '../keys/index.js';
-import { algorithmForKeySpec } from './algorithm.js';
+import { ALGORITHMS } from './algorithm.js';
 import { decodeEnvelope, encodeEnvelope, verifySignatureBytes } from './codec.js';
 import { PAYLOAD_CONTENT_TYPE, type EnvelopeMediaType } from './envelope.js';
 import { NotaryError, SigningError } from './errors.js';
@@ -31,14 +31,17 @@ export interface SignArtifactRequest {
 
 /** Adds user metadata to the target descriptor, refusing reserved and duplicate keys as Notation does. */
 export function withUserMetadata(artifact: Descriptor, metadata: Readonly<Record<string, string>> | undefined): Descriptor {
-  const annotations: Record<string, string> = { ...artifact.annotations };
+  // A Map, not an object: keys such as `__proto__` or `toString` are data here, never the prototype's.
+  const annotations = new Map<string, string>(Object.entries(artifact.annotations ?? {}));
   for (const [key, value] of Object.entries(metadata ?? {})) {
-    if (key.startsWith(RESERVED_PREFIX)) throw new NotaryError('USER_METADATA_INVALID', `user metadata key "${key}" is reserved: keys starting with ${RESERVED_PREFIX} cannot be used`);
-    if (key in annotations) throw new NotaryError('USER_METADATA_INVALID', `user metadata key "${key}" is given more than once`);
-    annotations[key] = value;
+    // notation-go notation.go addUserMetadataToDescriptor: the reserved prefix, then collisions.
+    if (key.startsWith(RESERVED_PREFIX)) throw new NotaryError('USER_METADATA_INVALID', `user metadata key "${key}" has the reserved prefix ${RESERVED_PREFIX}; use another key`);
+    if (annotations.has(key)) throw new NotaryError('USER_METADATA_INVALID', `user metadata key "${key}" is already present in the target artifact; use another key`);
+    if (typeof value !== 'string') throw new NotaryError('USER_METADATA_INVALID', `user metadata value of "${key}" must be a string`);
+    annotations.set(key, value);
   }
   const { mediaType, digest, size } = artifact;
-  return Object.freeze({ mediaType, digest, size, ...(Object.keys(annotations).length > 0 ? { annotations } : {}) });
+  return Object.freeze({ mediaType, digest, size, ...(annotations.size > 0 ? { annotations: Object.freeze(Object.fromEntries(annotations)) } : {}) });
 }
 
 /**
@@ -55,9 +58,11 @@ export async function signArtifact(request: SignArtifactRequest): Promise<Packed
     throw new SigningError('SIGNING_FAILED', `the signing certificate chain cannot be used: ${(error as Error).message}`, { cause: error });
   }
   if (request.expiry !== undefined && request.expiry.getTime() <= request.signingTime.getTime()) {
-    throw new SigningError('SIGNING_FAILED', 'expiry must be after the signing time');
+    throw new SigningError('SIGNING_FAILED', 'expiry cannot be equal or before the signing time');
   }
-  const algorithm = algorithmForKeySpec(signer.keySpec);
+  // A plugin-backed signer reports its key spec itself; an unknown one cannot pick an algorithm.
+  const algorithm = ALGORITHMS.find((a) => a.keySpec === signer.keySpec);
+  if (algorithm === undefined) throw new SigningError('SIGNING_FAILED', `the signer's key spec ${JSON.stringify(signer.keySpec)} is not one of ${ALGORITHMS.map((a) => a.keySpec).join(', ')}`);
   const target = withUserMetadata(request.artifact, request.userMetadata);
   const envelope = await encodeEnvelope(
     request.envelopeMediaType,
@@ -72,10 +77,15 @@ export async function signArtifact(request: SignArtifactRequest): Promise<Packed
     },
     (data) => signer.sign(data),
   );
-  const decoded = decodeEnvelope(request.envelopeMediaType, envelope);
+  let decoded;
+  try {
+    decoded = decodeEnvelope(request.envelopeMediaType, envelope);
+  } catch (error) {
+    throw new SigningError('SIGNING_FAILED', `the new signature envelope does not decode: ${(error as Error).message}`, { cause: error });
+  }
   const leaf = chain[0];
   if (leaf === undefined || !verifySignatureBytes(algorithm.name, leaf.publicKey, decoded.signedBytes, decoded.content.signerInfo.signature, request.envelopeMediaType)) {
-    throw new SigningError('SIGNING_FAILED', 'the signer produced a signature that does not verify with its own certificate');
+    throw new SigningError('SIGNING_FAILED', 'the signer produced a signature that does not verify with its own certificate; check that the key belongs to the certificate');
   }
   return packSignature({
     subject: request.artifact,

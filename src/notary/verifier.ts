@@ -15,7 +15,7 @@ import {
 import type { Descriptor } from '../oci/index.js';
 import { algorithmForKeySpec } from './algorithm.js';
 import { decodeEnvelope, verifySignatureBytes } from './codec.js';
-import { PAYLOAD_CONTENT_TYPE, type DecodedEnvelope } from './envelope.js';
+import { PAYLOAD_CONTENT_TYPE, type DecodedEnvelope, type SigningScheme } from './envelope.js';
 import type { ValidationAction, ValidationType } from './levels.js';
 import { decodePayload } from './payload.js';
 import type { TrustPolicyStatement } from './trustpolicy.js';
@@ -28,6 +28,11 @@ export interface ValidationResult {
   readonly status: 'passed' | 'failed' | 'skipped';
   /** Why it failed or was skipped; undefined when it passed. */
   readonly reason: string | undefined;
+  /**
+   * True when a failed check could not decide rather than finding the signature bad (no usable
+   * trust store, a feature Sigil lacks): notation-go's VerificationInconclusiveError.
+   */
+  readonly inconclusive?: boolean;
 }
 
 /** Failures that are not one of the five checks: always fatal for the signature (notation-go Verify). */
@@ -37,7 +42,14 @@ export type SignatureFailureKind = ValidationType | 'plugin' | 'targetArtifact' 
 export interface VerificationOutcome {
   /** Passed, or failed with `failure` saying which check and why. */
   readonly status: 'passed' | 'failed';
-  readonly failure: { readonly kind: SignatureFailureKind; readonly message: string } | undefined;
+  readonly failure:
+    | {
+        readonly kind: SignatureFailureKind;
+        readonly message: string;
+        /** True when the verifier could not decide (see ValidationResult.inconclusive), not that the signature is bad. */
+        readonly inconclusive?: boolean;
+      }
+    | undefined;
   readonly level: { readonly name: string; readonly actions: Readonly<Record<ValidationType, ValidationAction>> };
   /** One result per check, in the spec's order; checks after an enforced failure are skipped. */
   readonly results: readonly ValidationResult[];
@@ -72,10 +84,22 @@ const ORDER: readonly ValidationType[] = ['integrity', 'authenticity', 'expiry',
 const VERIFICATION_PLUGIN = 'io.cncf.notary.verificationPlugin';
 const VERIFICATION_PLUGIN_MIN_VERSION = 'io.cncf.notary.verificationPluginMinVersion';
 
-class CheckFailure extends Error {}
+/** A check's verdict that the signature is bad, or (inconclusive) that it could not decide. */
+class CheckFailure extends Error {
+  readonly inconclusive: boolean;
+  constructor(message: string, inconclusive: boolean) {
+    super(message);
+    this.inconclusive = inconclusive;
+  }
+}
 
 function fail(message: string): never {
-  throw new CheckFailure(message);
+  throw new CheckFailure(message, false);
+}
+
+/** notation-go ErrorVerificationInconclusive: the check could not decide, e.g. no usable trust store. */
+function inconclusive(message: string): never {
+  throw new CheckFailure(message, true);
 }
 
 function rfc1123(time: Date): string {
@@ -105,12 +129,28 @@ export class Verifier {
     let failure: VerificationOutcome['failure'];
 
     const finish = (): VerificationOutcome => {
+      const notEvaluated = failure === undefined ? 'not evaluated' : `not evaluated: ${failure.kind === 'plugin' ? 'the signature needs a verification plugin' : `${failure.kind} failed and is enforced`}`;
       for (const type of ORDER) {
-        if (!results.some((r) => r.type === type)) results.push({ type, action: level.actions[type], status: 'skipped', reason: 'not evaluated: an earlier enforced check failed' });
+        if (!results.some((r) => r.type === type)) results.push({ type, action: level.actions[type], status: 'skipped', reason: notEvaluated });
       }
       results.sort((a, b) => ORDER.indexOf(a.type) - ORDER.indexOf(b.type));
-      return Object.freeze({ status: failure === undefined ? 'passed' : 'failed', failure, level, results: Object.freeze(results), warnings: Object.freeze(warnings), envelope, targetArtifact, certificateChain: Object.freeze(chain) });
+      return Object.freeze({
+        status: failure === undefined ? 'passed' : 'failed',
+        failure,
+        level,
+        results: Object.freeze(results.map((r) => Object.freeze(r))),
+        warnings: Object.freeze(warnings),
+        envelope,
+        targetArtifact,
+        certificateChain: Object.freeze(chain),
+      });
     };
+
+    // notation-go verifier.go Verify: level skip reads nothing and verifies nothing.
+    if (level.name === 'skip') {
+      for (const type of ORDER) results.push({ type, action: 'skip', status: 'skipped', reason: `trust policy statement "${request.statement.name}" is configured to skip signature verification` });
+      return finish();
+    }
 
     // Runs one check under its action: skip ⇒ skipped; a failure under log ⇒ warning; under enforce ⇒ stop.
     const run = async (type: ValidationType, check: () => Promise<string | undefined> | string | undefined): Promise<boolean> => {
@@ -125,12 +165,12 @@ export class Verifier {
         return true;
       } catch (error) {
         if (!(error instanceof CheckFailure)) throw error;
-        results.push({ type, action, status: 'failed', reason: error.message });
+        results.push({ type, action, status: 'failed', reason: error.message, ...(error.inconclusive ? { inconclusive: true } : {}) });
         if (action === 'log') {
           warnings.push(`${type} was set to "log" and failed with error: ${error.message}`);
           return true;
         }
-        failure = { kind: type, message: `${type} validation failed: ${error.message}` };
+        failure = { kind: type, message: `${type} validation failed: ${error.message}`, ...(error.inconclusive ? { inconclusive: true } : {}) };
         return false;
       }
     };
@@ -174,44 +214,31 @@ export class Verifier {
       } catch (error) {
         fail((error as Error).message);
       }
+      // signature-specification.md: a verifier MUST fail on a critical attribute it does not
+      // understand. notation-go leaves them to the verification plugin, so with a plugin named
+      // they are the plugin step's business (which fails below); without one they fail here.
+      const { extendedAttributes } = signerInfo.signedAttributes;
+      if (!extendedAttributes.some((a) => a.key === VERIFICATION_PLUGIN)) {
+        const unknown = extendedAttributes.find((a) => a.critical && a.key !== VERIFICATION_PLUGIN_MIN_VERSION);
+        if (unknown !== undefined) fail(`unknown critical attribute ${JSON.stringify(unknown.key)}: Sigil does not understand it, so it cannot verify the signature`);
+      }
       return undefined;
     });
     if (!integrityOk || envelope === undefined) return finish();
     const { signedAttributes } = envelope.content.signerInfo;
 
-    // signature-specification.md: a verifier that cannot run the named plugin must fail the signature.
+    // signature-specification.md: a verifier that cannot run the named plugin must fail the
+    // signature; notation-go reports a missing plugin as inconclusive.
     const plugin = signedAttributes.extendedAttributes.find((a) => a.key === VERIFICATION_PLUGIN);
     if (plugin !== undefined) {
-      failure = { kind: 'plugin', message: `the signature requires the verification plugin "${String(plugin.value)}"; verification plugins are not supported yet` };
-      return finish();
-    }
-    // The spec says unknown critical attributes MUST fail verification; notation-go only enforces it via plugins.
-    const unknownCritical = signedAttributes.extendedAttributes.find((a) => a.critical && a.key !== VERIFICATION_PLUGIN_MIN_VERSION);
-    if (unknownCritical !== undefined) {
-      results.length = 0;
-      results.push({ type: 'integrity', action: level.actions.integrity, status: 'failed', reason: `unknown critical attribute "${String(unknownCritical.key)}"` });
-      failure = { kind: 'integrity', message: `integrity validation failed: unknown critical attribute "${String(unknownCritical.key)}"` };
+      failure = { kind: 'plugin', message: `the signature requires the verification plugin ${JSON.stringify(String(plugin.value))}; verification plugins are not supported yet`, inconclusive: true };
       return finish();
     }
 
     const leaf = chain[0] as Certificate;
     const scheme = signedAttributes.signingScheme;
     if (!(await run('authenticity', async () => {
-      const storeType = scheme === 'notary.x509' ? 'ca' : 'signingAuthority';
-      const stores = request.statement.trustStores.filter((s) => s.type === storeType);
-      if (stores.length === 0) fail(`no trust store of type "${storeType}" is configured in trust policy statement "${request.statement.name}" for signing scheme ${scheme}`);
-      const trusted: Certificate[] = [];
-      for (const store of stores) {
-        try {
-          trusted.push(...(await this.#trustStore.getCertificates(store.type, store.name)));
-        } catch (error) {
-          fail((error as Error).message);
-        }
-      }
-      // Authenticity: some certificate of the signature's chain is one of the trusted certificates
-      // (notation-go verifier.go verifyAuthenticity: byte equality, no path building).
-      const inStore = chain.some((c) => trusted.some((t) => Buffer.from(t.der).equals(Buffer.from(c.der))));
-      if (!inStore) fail("the signature's certificate chain does not contain any trusted certificate");
+      await this.#checkAuthenticity(request.statement, scheme, chain);
       return this.#checkTrustedIdentity(request.statement, leaf);
     }))) return finish();
 
@@ -235,17 +262,40 @@ export class Verifier {
     }
     if (failure === undefined && request.userMetadata !== undefined) {
       const signed = targetArtifact?.annotations ?? {};
-      const missing = Object.entries(request.userMetadata).filter(([k, v]) => signed[k] !== v);
+      const missing = Object.entries(request.userMetadata).filter(([k, v]) => !Object.hasOwn(signed, k) || signed[k] !== v);
       if (missing.length > 0) failure = { kind: 'userMetadata', message: `unable to find specified metadata in the signature: ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}` };
     }
     return finish();
+  }
+
+  /**
+   * Authenticity (notation-go verifier.go verifyAuthenticity): some certificate of the chain is
+   * byte-equal to a certificate of the statement's stores of the scheme's type (`ca` for
+   * notary.x509, `signingAuthority` for notary.x509.signingAuthority); no path building.
+   */
+  async #checkAuthenticity(statement: TrustPolicyStatement, scheme: SigningScheme, chain: readonly Certificate[]): Promise<void> {
+    const storeType = scheme === 'notary.x509' ? 'ca' : 'signingAuthority';
+    // notation-go loadX509TrustStores: each `type:name` is read once.
+    const stores = statement.trustStores.filter((s, i, all) => s.type === storeType && all.findIndex((o) => o.type === s.type && o.name === s.name) === i);
+    if (stores.length === 0) inconclusive(`no trust store of type "${storeType}" is configured in trust policy statement "${statement.name}", and signing scheme ${scheme} needs one`);
+    const trusted: Certificate[] = [];
+    for (const store of stores) {
+      try {
+        trusted.push(...(await this.#trustStore.getCertificates(store.type, store.name)));
+      } catch (error) {
+        inconclusive(`error while loading the trust store, ${(error as Error).message}`);
+      }
+    }
+    if (trusted.length === 0) inconclusive('no trusted certificates are found to verify authenticity');
+    const inStore = chain.some((c) => trusted.some((t) => Buffer.from(t.der).equals(Buffer.from(c.der))));
+    if (!inStore) fail("the signature's certificate chain does not contain any trusted certificate");
   }
 
   #checkTrustedIdentity(statement: TrustPolicyStatement, leaf: Certificate): undefined {
     const identities = statement.trustedIdentities;
     if (identities.some((i) => i.kind === 'any')) return undefined;
     const subjects = identities.flatMap((i) => (i.kind === 'x509.subject' ? [i] : []));
-    if (subjects.length === 0) fail(`trust policy statement "${statement.name}" has no x509.subject trusted identities, and identities of other kinds need a verification plugin`);
+    if (subjects.length === 0) fail(`no x509 trusted identities are configured in the trust policy "${statement.name}"; identities of other kinds need a verification plugin`);
     let actual;
     try {
       actual = parseDistinguishedName(leaf.subject);
@@ -256,20 +306,21 @@ export class Verifier {
     fail(`signing certificate from the digital signature does not match the X.509 trusted identities ${JSON.stringify(subjects.map((s) => s.raw))} defined in the trust policy "${statement.name}"`);
   }
 
-  #checkAuthenticTimestamp(statement: TrustPolicyStatement, scheme: string, chain: readonly Certificate[], signingTime: Date, now: Date): string | undefined {
+  #checkAuthenticTimestamp(statement: TrustPolicyStatement, scheme: SigningScheme, chain: readonly Certificate[], signingTime: Date, now: Date): string | undefined {
     if (scheme === 'notary.x509.signingAuthority') {
       // signing-scheme.md: the authentic signing time must fall within every certificate's validity.
       for (const cert of chain) {
-        if (!isValidAt(cert, signingTime)) fail(`certificate "${cert.subject}" was not valid at the authentic signing time ${signingTime.toISOString()}: valid from ${rfc1123(cert.notBefore)} to ${rfc1123(cert.notAfter)}`);
+        if (!isValidAt(cert, signingTime)) fail(`certificate "${cert.subject}" was not valid when the digital signature was produced at "${rfc1123(signingTime)}"`);
       }
       return undefined;
     }
     const hasTsaStore = statement.trustStores.some((s) => s.type === 'tsa');
-    const anyExpired = chain.some((c) => !isValidAt(c, now));
-    // notation-go verifier.go: the timestamp is verified when a tsa store is configured and either
-    // verifyTimestamp is "always" or some certificate has expired; otherwise all must be valid now.
+    // notation-go verifier.go verifyX509Timestamp: the timestamp is verified when a tsa store is
+    // configured and either verifyTimestamp is "always" or some certificate has expired (a
+    // certificate not yet valid does not count); otherwise every certificate must be valid now.
+    const anyExpired = chain.some((c) => now.getTime() > c.notAfter.getTime());
     if (hasTsaStore && (statement.signatureVerification.verifyTimestamp !== 'afterCertExpiry' || anyExpired)) {
-      fail('RFC 3161 timestamp countersignatures cannot be verified yet, and the trust policy asks for timestamp verification');
+      inconclusive('RFC 3161 timestamp countersignatures cannot be verified yet, and the trust policy asks for timestamp verification');
     }
     for (const cert of chain) {
       if (now.getTime() < cert.notBefore.getTime()) fail(`verification time is before certificate "${cert.subject}" validity period, it will be valid from "${rfc1123(cert.notBefore)}"`);
