@@ -59,8 +59,8 @@ export interface JsonParseOptions {
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-/** A backslash or a control character: the string needs the escape-aware loop. */
-const NEEDS_SLOW_STRING = /[\u0000-\u001f\\]/;
+/** A string body with no backslash or control character, up to its closing quote (one native pass). */
+const PLAIN_STRING = /[^"\\\u0000-\u001f]*"/y;
 
 class JsonParser {
   readonly #text: string;
@@ -136,13 +136,11 @@ class JsonParser {
     this.#pos++;
     // Fast path: most strings (base64 certificates, the payload) have no escapes, so find the
     // closing quote natively and check the span once instead of walking it in JavaScript.
-    const close = text.indexOf('"', this.#pos);
-    if (close !== -1) {
-      const span = text.slice(this.#pos, close);
-      if (!NEEDS_SLOW_STRING.test(span)) {
-        this.#pos = close + 1;
-        return span;
-      }
+    PLAIN_STRING.lastIndex = this.#pos;
+    if (PLAIN_STRING.test(text)) {
+      const span = text.slice(this.#pos, PLAIN_STRING.lastIndex - 1);
+      this.#pos = PLAIN_STRING.lastIndex;
+      return span;
     }
     let out = '';
     let start = this.#pos;
@@ -387,6 +385,11 @@ export function isJsonObject(value: unknown): value is Record<string, unknown> {
 const BASE64URL_CHARS = /^[A-Za-z0-9_-]*$/;
 const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** A plain Uint8Array view of a Buffer's bytes: no second copy of every certificate and signature. */
+function asUint8Array(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
 /**
  * Decodes base64url without padding (RFC 7515 §2, Go's base64.RawURLEncoding, which golang-jwt
  * uses): `=` or characters outside the URL-safe alphabet fail. Like Go's non-strict decoder,
@@ -396,7 +399,7 @@ export function decodeBase64Url(text: string, what: string): Uint8Array {
   if (!BASE64URL_CHARS.test(text) || text.length % 4 === 1) {
     throw new EnvelopeError('ENVELOPE_INVALID', `${what}: must be base64url without padding (RFC 7515 section 2)`);
   }
-  return new Uint8Array(Buffer.from(text, 'base64url'));
+  return asUint8Array(Buffer.from(text, 'base64url'));
 }
 
 /**
@@ -407,7 +410,7 @@ export function decodeBase64Std(text: string, what: string): Uint8Array {
   if (text.length % 4 !== 0 || !BASE64_CHARS.test(text)) {
     throw new EnvelopeError('ENVELOPE_INVALID', `${what}: must be standard base64 with padding (RFC 4648 section 4)`);
   }
-  return new Uint8Array(Buffer.from(text, 'base64'));
+  return asUint8Array(Buffer.from(text, 'base64'));
 }
 
 // ---------------------------------------------------------------------------------------------

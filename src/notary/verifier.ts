@@ -287,7 +287,9 @@ export class Verifier {
       }
     }
     if (trusted.length === 0) inconclusive('no trusted certificates are found to verify authenticity');
-    const inStore = chain.some((c) => trusted.some((t) => Buffer.from(t.der).equals(Buffer.from(c.der))));
+    // Byte equality, compared through the precomputed SHA-256 fingerprints (equal exactly when the DER is).
+    const trustedPrints = new Set(trusted.map((t) => t.sha256Fingerprint));
+    const inStore = chain.some((c) => trustedPrints.has(c.sha256Fingerprint));
     if (!inStore) fail("the signature's certificate chain does not contain any trusted certificate");
   }
 
