@@ -2,6 +2,9 @@
 
 import { CliError } from './errors.js';
 
+/** The largest Go duration, 2^63-1 nanoseconds, in milliseconds. */
+const MAX_GO_DURATION_MS = 9_223_372_036_854.775;
+
 const GO_UNITS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Parses a Go duration such as `24h`, `1h30m` or `90s` into milliseconds (Notation's `--expiry` syntax). */
@@ -19,6 +22,8 @@ export function parseGoDuration(flag: string, value: string): number {
   }
   if (text.length === 0 || offset !== text.length) throw new CliError(`${flag} ${JSON.stringify(value)}: expected a duration such as 24h, 90m or 1h30m`);
   if (total <= 0) throw new CliError(`${flag} ${value}: the duration must be positive`);
+  // Go's time.ParseDuration refuses what overflows an int64 of nanoseconds (about 292 years).
+  if (total > MAX_GO_DURATION_MS) throw new CliError(`${flag} ${value}: the duration is out of range; Go durations stop at about 292 years (2562047h)`);
   return Math.round(total);
 }
 

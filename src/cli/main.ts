@@ -1,7 +1,7 @@
 // The sigil command line: declares every command and its flags, wires the context, and owns exit codes.
 // Commands live in commands/; this file only parses arguments and renders errors (DESIGN.md cli/).
 
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadCliEnvironment } from './config.js';
 import type { CommandContext, OutputFormat } from './context.js';
 import { CliError } from './errors.js';
@@ -17,7 +17,8 @@ function collect(value: string, previous: string[] = []): string[] {
 
 function integer(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new CliError(`"${value}" is not a whole number`);
+  // InvalidArgumentError makes commander name the option: `option '--max-signatures <n>' argument 'x' is invalid. …`
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${value}" is not a whole number`);
   return n;
 }
 

@@ -79,12 +79,15 @@ export async function* listSignatures(source: ReferrerLister, subject: Descripto
   }
 }
 
-/** Fetches a signature manifest and its envelope, within the 4 MiB / 32 MiB limits notation-go applies. */
+/**
+ * Fetches a signature manifest and its envelope, within the 4 MiB / 32 MiB limits notation-go
+ * applies (VerifyError SIZE_EXCEEDS_LIMIT, raised before the oversized content is read).
+ */
 export async function fetchSignature(source: ReadOnlyTarget, descriptor: Descriptor, options: { signal: AbortSignal }): Promise<{ manifest: SignatureManifest; envelope: Uint8Array }> {
-  if (descriptor.size > MAX_MANIFEST_BYTES) throw new Error(`signature manifest ${descriptor.digest} is ${descriptor.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+  if (descriptor.size > MAX_MANIFEST_BYTES) throw new VerifyError('SIZE_EXCEEDS_LIMIT', `signature manifest ${descriptor.digest} is ${descriptor.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
   const manifestBytes = await readVerified(await source.fetch(descriptor, options), descriptor, `signature manifest ${descriptor.digest}`);
   const manifest = decodeSignatureManifest(manifestBytes, descriptor.mediaType, `signature manifest ${descriptor.digest}`);
-  if (manifest.envelope.size > MAX_ENVELOPE_BYTES) throw new Error(`signature envelope ${manifest.envelope.digest} is ${manifest.envelope.size} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`);
+  if (manifest.envelope.size > MAX_ENVELOPE_BYTES) throw new VerifyError('SIZE_EXCEEDS_LIMIT', `signature envelope ${manifest.envelope.digest} is ${manifest.envelope.size} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit`);
   const envelope = await readVerified(await source.fetch(manifest.envelope, options), manifest.envelope, `signature envelope ${manifest.envelope.digest}`);
   return { manifest, envelope };
 }

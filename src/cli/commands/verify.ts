@@ -66,10 +66,14 @@ function renderVerifyText(ctx: CommandContext, report: VerificationReport, shown
     return;
   }
   if (report.status === 'failed') {
-    const detail = report.signatures.map((a) => `signature ${a.descriptor.digest}: ${a.message ?? 'failed'}`);
-    if (report.signatures.length === 1) throw new CliError(`${report.message ?? 'verification failed'}: ${report.signatures[0]?.message ?? ''}`, { code: 'FAILED' });
-    for (const line of detail) ctx.stderr.write(`  ${line}\n`);
-    throw new CliError(report.message ?? 'verification failed', { code: 'FAILED' });
+    // DESIGN.md "Fixed interfaces": a failure is one `Error: …` line, so every signature's reason
+    // goes on it (one signature: just its reason; several: each named by digest); --verbose or
+    // -o json give the per-check detail.
+    if (verbose) for (const a of report.signatures) ctx.stderr.write(`signature ${a.descriptor.digest}: ${a.status} (${a.message ?? 'failed'})\n`);
+    const [only] = report.signatures;
+    const reasons = report.signatures.length === 1 ? (only?.message ?? 'failed') : report.signatures.map((a) => `${a.descriptor.digest}: ${a.message ?? 'failed'}`).join('; ');
+    const summary = report.message ?? 'verification failed';
+    throw new CliError(report.signatures.length === 0 ? summary : `${summary}: ${reasons}`, { code: 'FAILED' });
   }
   const passed = report.verified;
   if (verbose) {
