@@ -1,4 +1,5 @@
-// Flag value parsers shared by the signing commands: Go durations (Notation's --expiry) and k=v pairs.
+// Flag value parsers shared by the signing commands (Go durations for Notation's --expiry, k=v
+// pairs) and the time format their output uses.
 
 import { CliError } from './errors.js';
 
@@ -39,4 +40,9 @@ export function parseKeyValues(flag: string, values: readonly string[] | undefin
     out[key] = item.slice(eq + 1);
   }
   return out;
+}
+
+/** RFC 3339 in UTC to the second, as Notation prints times. */
+export function rfc3339(time: Date): string {
+  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -7,6 +7,7 @@ import { decodeCertificates, encodeCertificatesPem, generateTestCertificate } fr
 import { addTrustStoreCertificates, deleteTrustStoreCertificates, isTrustStoreName, listTrustStoreCertificates, type TrustStoreType } from '../../notary/index.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { rfc3339 } from '../flags.js';
 import { NotationConfig, readBounded, writeAtomic } from '../notation-config.js';
 
 /**
@@ -25,7 +26,7 @@ export async function runCertGenerateTest(ctx: CommandContext, name: string, fla
   const updated = addSigningKey(keys, entry, { makeDefault: flags.default === true }); // refuses an existing name before anything is written
   ctx.stdout.write(`generating RSA Key with ${flags.bits} bits\n`);
   const generated = generateTestCertificate({ name, rsaBits: flags.bits, now: new Date() });
-  ctx.stdout.write(`generated certificate expiring on ${generated.certificate.notAfter.toISOString()}\n`);
+  ctx.stdout.write(`generated certificate expiring on ${rfc3339(generated.certificate.notAfter)}\n`);
   await writeAtomic(keyPath, generated.privateKeyPem, 0o600);
   ctx.stdout.write(`wrote key: ${keyPath}\n`);
   await writeAtomic(certPath, encodeCertificatesPem([generated.certificate]), 0o600);
@@ -66,7 +67,7 @@ export async function runCertShow(ctx: CommandContext, file: string, flags: { ty
   for (const cert of certs) {
     ctx.stdout.write(
       `-----------------------------------------------------------------\n` +
-        `Issuer: ${cert.issuer}\nSubject: ${cert.subject}\nValid from: ${cert.notBefore.toISOString()}\nValid to: ${cert.notAfter.toISOString()}\n` +
+        `Issuer: ${cert.issuer}\nSubject: ${cert.subject}\nValid from: ${rfc3339(cert.notBefore)}\nValid to: ${rfc3339(cert.notAfter)}\n` +
         `IsCA: ${cert.basicConstraints?.cA === true}\nSHA256 Thumbprint: ${cert.sha256Fingerprint}\n`,
     );
   }
