@@ -317,3 +317,13 @@ describe('Notation signatures pushed to registries', { concurrency: true }, () =
     });
   }
 });
+
+describe('sign --force-referrers-tag', () => {
+  it('writes the sha256-<hex> tag index even where the registry has the referrers API, and verify still finds it', async () => {
+    const { base, digest } = await pushImage(embedded?.host ?? '', 'roundtrip/forced', 'forced');
+    const signature = pushedSignature(ok(await sigil(['sign', '--force-referrers-tag', `${base}@${digest}`])));
+    const index = JSON.parse(ok(await sigil(['manifest', 'fetch', `${base}:${digest.replace(':', '-')}`])).stdout) as { manifests: Array<{ digest: string; artifactType?: string }> };
+    assert.deepEqual(index.manifests.map((m) => [m.digest, m.artifactType]), [[signature, NOTARY_SIGNATURE]]);
+    assert.match(ok(await sigil(['verify', `${base}@${digest}`])).stdout, /^Successfully verified signature for /);
+  });
+});
