@@ -3,7 +3,7 @@ import { constants, createPrivateKey, verify as cryptoVerify, X509Certificate, t
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Decoder as CborXDecoder, Encoder as CborXEncoder, Tag as CborXTag } from 'cbor-x';
+import { decode as cbor2Decode, encode as cbor2Encode, Tag as ReferenceTag } from 'cbor2';
 import fc from 'fast-check';
 import { SHARED_TESTDATA } from '../../test/support/shared.js';
 import { ALGORITHMS, type AlgorithmInfo } from './algorithm.js';
@@ -13,6 +13,14 @@ import { decodeCose, encodeCose } from './cose.js';
 import { COSE_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, type SignRequest } from './envelope.js';
 import { EnvelopeError, SigningError, type NotaryErrorCode } from './errors.js';
 import { encodePayload } from './payload.js';
+
+/** cbor2 serializes a Node Buffer through toJSON; hand it plain Uint8Arrays, as CBOR byte strings. */
+function plainBytes(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+  if (Array.isArray(value)) return value.map(plainBytes);
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [plainBytes(k), plainBytes(v)]));
+  return value;
+}
 
 const FIXTURES = new URL('../../../test/fixtures/notary/', import.meta.url);
 const SIGNATURES = join(SHARED_TESTDATA, 'notation-e2e/signatures');
@@ -41,8 +49,9 @@ function keyOf(algorithm: AlgorithmInfo): TestKey {
 
 const TARGET = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'cd'.repeat(32)}`, size: 481 };
 const SIGNING_TIME = new Date('2025-01-07T08:42:43.400Z');
-const cborX = new CborXDecoder({ mapsAsObjects: false, useRecords: false });
-const cborXEncoder = new CborXEncoder({ mapsAsObjects: false, useRecords: false, tagUint8Array: false });
+/** cbor2, an independent CBOR implementation: maps as Map, byte strings as Buffer. */
+const reference = { decode: (bytes: Uint8Array): unknown => cbor2Decode(Buffer.from(bytes), { preferMap: true }) };
+const referenceEncoder = { encode: (value: unknown): Buffer => Buffer.from(cbor2Encode(plainBytes(value))) };
 
 function request(algorithm: AlgorithmInfo, overrides: Partial<SignRequest> = {}): SignRequest {
   return {
@@ -129,36 +138,36 @@ describe('decodeCose reads a real Notation signature', () => {
   });
 
   it("re-encodes Notation's protected header byte for byte: go-cose's canonical map order is Sigil's", () => {
-    const outer = cborX.decode(bytes) as CborXTag;
-    const protectedBytes = (outer.value as Buffer[])[0]!;
+    const outer = reference.decode(bytes) as ReferenceTag;
+    const protectedBytes = (outer.contents as Buffer[])[0]!;
     const header = decodeCbor(protectedBytes);
     assert.ok(isCborMap(header));
     assert.deepEqual(Buffer.from(encodeCbor(header)), protectedBytes);
   });
 
-  it('builds the same ToBeSigned as cbor-x does from the RFC 9052 Sig_structure', () => {
-    const outer = cborX.decode(bytes) as CborXTag;
-    const [protectedBytes, , payload] = outer.value as Buffer[];
-    assert.deepEqual(Buffer.from(decodeCose(bytes).signedBytes), cborXEncoder.encode(['Signature1', protectedBytes, Buffer.alloc(0), payload]));
+  it('builds the same ToBeSigned as cbor2 does from the RFC 9052 Sig_structure', () => {
+    const outer = reference.decode(bytes) as ReferenceTag;
+    const [protectedBytes, , payload] = outer.contents as Buffer[];
+    assert.deepEqual(Buffer.from(decodeCose(bytes).signedBytes), referenceEncoder.encode(['Signature1', protectedBytes, Buffer.alloc(0), payload]));
   });
 });
 
 describe('encodeCose', () => {
   for (const algorithm of ALGORITHMS) {
-    it(`writes ${algorithm.jws} envelopes that cbor-x reads as COSE_Sign1_Tagged and node:crypto verifies over a rebuilt Sig_structure`, async () => {
+    it(`writes ${algorithm.jws} envelopes that cbor2 reads as COSE_Sign1_Tagged and node:crypto verifies over a rebuilt Sig_structure`, async () => {
       const expiry = new Date('2030-01-01T00:00:00Z');
       const bytes = await sign(algorithm, { expiry });
       assert.deepEqual([...bytes.subarray(0, 2)], [0xd2, 0x84]);
-      const outer = cborX.decode(Buffer.from(bytes)) as CborXTag;
-      assert.ok(outer instanceof CborXTag);
+      const outer = reference.decode(Buffer.from(bytes)) as ReferenceTag;
+      assert.ok(outer instanceof ReferenceTag);
       assert.equal(outer.tag, 18);
-      const [protectedBytes, unprotected, payload, signature] = outer.value as [Buffer, Map<unknown, unknown>, Buffer, Buffer];
-      const header = cborX.decode(protectedBytes) as Map<unknown, unknown>;
+      const [protectedBytes, unprotected, payload, signature] = outer.contents as [Buffer, Map<unknown, unknown>, Buffer, Buffer];
+      const header = reference.decode(protectedBytes) as Map<unknown, unknown>;
       assert.equal(header.get(1), algorithm.cose);
       assert.deepEqual(header.get(2), ['io.cncf.notary.signingScheme', 'io.cncf.notary.expiry']);
       assert.equal(header.get(3), PAYLOAD_CONTENT_TYPE);
       assert.equal(header.get('io.cncf.notary.signingScheme'), 'notary.x509');
-      // cbor-x turns tag 1 into a Date; the bytes show it is tag 1 around a uint32 of seconds.
+      // cbor2 turns tag 1 into a Date; the bytes show it is tag 1 around a uint32 of seconds.
       assert.deepEqual(header.get('io.cncf.notary.signingTime'), new Date('2025-01-07T08:42:43Z'));
       assert.deepEqual(header.get('io.cncf.notary.expiry'), expiry);
       assert.ok(protectedBytes.includes(Buffer.from([0xc1, 0x1a, ...Buffer.from((1736239363).toString(16), 'hex')])));
@@ -167,7 +176,7 @@ describe('encodeCose', () => {
       assert.deepEqual(new Uint8Array(chain[0]!), keyOf(algorithm).der);
       assert.equal(unprotected.get('io.cncf.notary.signingAgent'), 'sigil/test');
       assert.deepEqual(new Uint8Array(payload), encodePayload(TARGET));
-      const toBeSigned = cborXEncoder.encode(['Signature1', protectedBytes, Buffer.alloc(0), payload]);
+      const toBeSigned = referenceEncoder.encode(['Signature1', protectedBytes, Buffer.alloc(0), payload]);
       const hash = algorithm.hash.replace('-', '').toLowerCase();
       const key = keyOf(algorithm).publicKey;
       const ok = algorithm.jws.startsWith('PS')
@@ -400,7 +409,7 @@ describe('decodeCose rejects envelopes that break signature-envelope-cose.md', (
     const inner = encodeCbor(goodProtected());
     const nonPreferred = Uint8Array.from([0xb8, 0x05, ...inner.subarray(1)]);
     const decoded = decodeCose(message({ protected: nonPreferred }));
-    assert.deepEqual(Buffer.from(decoded.signedBytes), cborXEncoder.encode(['Signature1', Buffer.from(nonPreferred), Buffer.alloc(0), Buffer.from(encodePayload(TARGET))]));
+    assert.deepEqual(Buffer.from(decoded.signedBytes), referenceEncoder.encode(['Signature1', Buffer.from(nonPreferred), Buffer.alloc(0), Buffer.from(encodePayload(TARGET))]));
   });
 
   it('only ever throws EnvelopeError on random bytes, random CBOR and mutated real envelopes', async () => {
