@@ -1,0 +1,44 @@
+// Errors raised by the admission module. Codes are API: add, never rename or reuse (STYLE.md rule 5).
+
+/** Closed set of error codes the admission module raises. */
+export type AdmissionErrorCode = 'POLICY_INVALID' | 'POLICY_UNSUPPORTED' | 'REVIEW_INVALID' | 'RESOURCE_INVALID' | 'IMAGE_REFERENCE_INVALID';
+
+/** Base class of every error the admission module throws; `code` is stable, the message is for people. */
+export class AdmissionError extends Error {
+  readonly code: AdmissionErrorCode;
+  constructor(code: AdmissionErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** One problem found while loading a policy document: where it is and why. */
+export interface PolicyProblem {
+  /** The file (or cluster object) the document came from. */
+  readonly source: string;
+  /** Path inside the document, e.g. `spec.rules[0].verifyImages[0].attestors[0].count`. */
+  readonly path: string;
+  readonly message: string;
+  /** `error`: the policy is refused; `unsupported`: a field Sigil does not implement yet (also refused, never ignored). */
+  readonly severity: 'error' | 'unsupported';
+}
+
+/** A Kyverno policy document is invalid or uses fields Sigil does not support; `problems` lists every one. */
+export class PolicyError extends AdmissionError {
+  readonly problems: readonly PolicyProblem[];
+  constructor(problems: readonly PolicyProblem[]) {
+    const first = problems[0];
+    super(
+      problems.some((p) => p.severity === 'error') ? 'POLICY_INVALID' : 'POLICY_UNSUPPORTED',
+      first === undefined ? 'invalid policy' : `${first.source}: ${first.path}: ${first.message}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** An AdmissionReview body or the resource inside it is malformed. */
+export class ReviewError extends AdmissionError {}
+
+/** An image string cannot be parsed as a container image reference. */
+export class ImageReferenceError extends AdmissionError {}
