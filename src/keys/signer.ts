@@ -25,13 +25,19 @@ function spkiOf(key: KeyObject): string {
   return (key.type === 'private' ? createPublicKey(key) : key).export({ type: 'spki', format: 'der' }).toString('base64');
 }
 
-/** Signs raw bytes the way the Notary Project signature specification requires for a key spec. */
-export function signRaw(privateKey: KeyObject, keySpec: KeySpec, data: Uint8Array): Uint8Array {
-  try {
-    return new Uint8Array(cryptoSign(NODE_HASH[hashAlgorithmOf(keySpec)], data, signOptions(privateKey, keySpec)));
-  } catch (error) {
-    throw new SigningKeyError('KEY_INVALID', `signing with the ${keySpec} key failed: ${(error as Error).message}`, { cause: error });
-  }
+/**
+ * Signs raw bytes the way the Notary Project signature specification requires for a key spec.
+ * The callback form of crypto.sign runs on libuv's thread pool, keeping RSA-4096 off the event loop.
+ */
+export function signRaw(privateKey: KeyObject, keySpec: KeySpec, data: Uint8Array): Promise<Uint8Array> {
+  return new Promise<Uint8Array>((resolve, reject) => {
+    const failed = (error: Error) => reject(new SigningKeyError('KEY_INVALID', `signing with the ${keySpec} key failed: ${error.message}`, { cause: error }));
+    try {
+      cryptoSign(NODE_HASH[hashAlgorithmOf(keySpec)], data, signOptions(privateKey, keySpec), (error, signature) => (error === null ? resolve(new Uint8Array(signature)) : failed(error)));
+    } catch (error) {
+      failed(error as Error);
+    }
+  });
 }
 
 function signOptions(privateKey: KeyObject, keySpec: KeySpec): SignKeyObjectInput & SigningOptions {
@@ -59,21 +65,13 @@ export function createLocalSigner(privateKey: KeyObject, certificateChain: reado
     throw new SigningKeyError('KEY_INVALID', `${name}: the private key does not match the public key of certificate "${leaf.subject}"; give the key and certificate that belong together`);
   }
   const chain = Object.freeze([...certificateChain]);
-  const options = signOptions(privateKey, keySpec);
-  const hash = NODE_HASH[hashAlgorithmOf(keySpec)];
   return Object.freeze({
     keySpec,
     hashAlgorithm: hashAlgorithmOf(keySpec),
     certificateChain: chain,
     sign: (data: Uint8Array) =>
-      new Promise<Uint8Array>((resolve, reject) => {
-        const failed = (error: Error) => reject(new SigningKeyError('KEY_INVALID', `${name}: signing failed: ${error.message}`, { cause: error }));
-        try {
-          // The callback form runs on libuv's thread pool, keeping RSA-4096 off the event loop.
-          cryptoSign(hash, data, options, (error, signature) => (error === null ? resolve(new Uint8Array(signature)) : failed(error)));
-        } catch (error) {
-          failed(error as Error);
-        }
+      signRaw(privateKey, keySpec, data).catch((error: unknown) => {
+        throw new SigningKeyError('KEY_INVALID', `${name}: ${(error as Error).message}`, { cause: error });
       }),
   });
 }

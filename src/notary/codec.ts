@@ -1,9 +1,10 @@
 // Signature envelopes by media type (signature-specification.md, Signature Envelope): decode and
 // encode JWS or COSE, check raw signature bytes, and sign with a local key.
 
-import { constants, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { constants, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { MAX_ENVELOPE_BYTES } from '../oci/index.js';
 import { keySpecOf, type KeySpec } from '../pki/index.js';
+import { signRaw } from '../keys/index.js';
 import { algorithmByName, type AlgorithmInfo, type SignatureAlgorithm } from './algorithm.js';
 import { decodeCose, encodeCose } from './cose.js';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, type DecodedEnvelope, type EnvelopeMediaType, type RawSigner, type SignRequest } from './envelope.js';
@@ -87,16 +88,9 @@ export function createRawSigner(privateKey: KeyObject, algorithm: SignatureAlgor
     throw new SigningError('SIGNING_FAILED', `the signing key cannot be used: ${(cause as Error).message}`, { cause });
   }
   if (spec !== info.keySpec) throw new SigningError('SIGNING_FAILED', `a ${spec} key cannot sign with ${info.name}, which needs a ${info.keySpec} key`);
-  const options = info.jws.startsWith('PS')
-    ? { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
-    : { key: privateKey, dsaEncoding: 'ieee-p1363' as const };
-  const hash = nodeHash(info);
+  // The signing itself is keys/'s: one implementation of the Notary raw-signature rules.
   return (data) =>
-    new Promise((resolve, reject) => {
-      // The callback form runs on libuv's thread pool, keeping large RSA keys off the event loop.
-      cryptoSign(hash, data, options, (error, signature) => {
-        if (error !== null) reject(new SigningError('SIGNING_FAILED', `signing with the local key failed: ${error.message}`, { cause: error }));
-        else resolve(new Uint8Array(signature));
-      });
+    signRaw(privateKey, spec, data).catch((cause: unknown) => {
+      throw new SigningError('SIGNING_FAILED', `signing with the local key failed: ${(cause as Error).message}`, { cause });
     });
 }
