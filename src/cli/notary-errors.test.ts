@@ -4,12 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCertificate, EKU_CODE_SIGNING, encodeCertificatesPem } from '../pki/index.js';
-import { NOTATION_E2E, NOTATION_LAYOUTS } from '../../test/support/shared.js';
+import { NOTATION_E2E, NOTATION_LAYOUTS, copyWritable } from '../../test/support/shared.js';
 import { failsWithOneLine, ok, runSigil, type Result } from '../../test/support/sigil-cli.js';
 
 const ARTIFACT = 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9';
@@ -29,15 +29,6 @@ function sigil(config: string, args: string[]): Promise<Result> {
   return runSigil(args, { env: { SIGIL_CONFIG: config, DOCKER_CONFIG: join(home, 'docker') } });
 }
 
-async function copyWritable(from: string, to: string): Promise<void> {
-  await cp(from, to, { recursive: true });
-  const walk = async (path: string): Promise<void> => {
-    const info = await stat(path);
-    await chmod(path, info.isDirectory() ? 0o755 : 0o644);
-    if (info.isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
-  };
-  await walk(to);
-}
 
 /** A config directory holding only `files` (path → content). */
 async function configWith(name: string, files: Record<string, string>): Promise<string> {

@@ -4,12 +4,12 @@
 // Notation writes it, used for sign and verify with no sigil setup command.
 
 import assert from 'node:assert/strict';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { NOTATION_E2E, NOTATION_LAYOUTS } from '../../test/support/shared.js';
+import { NOTATION_E2E, NOTATION_LAYOUTS, copyWritable } from '../../test/support/shared.js';
 import { failsWithOneLine, ok, runSigil, type Result } from '../../test/support/sigil-cli.js';
 
 /** The artifact every Notation e2e layout holds (tag v1, 517 bytes, layer "awesome notation"). */
@@ -28,15 +28,6 @@ function sigil(config: string, args: string[]): Promise<Result> {
 }
 
 /** Copies a tree and makes it writable: the shared testdata is read-only and must never be written. */
-async function copyWritable(from: string, to: string): Promise<void> {
-  await cp(from, to, { recursive: true });
-  const walk = async (path: string): Promise<void> => {
-    const info = await stat(path);
-    await chmod(path, info.isDirectory() ? 0o755 : 0o644);
-    if (info.isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
-  };
-  await walk(to);
-}
 
 /** Runs `fn` over `items`, at most `limit` at a time (CLI processes on a two-core machine). */
 async function inBatches<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

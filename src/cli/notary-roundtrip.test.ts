@@ -4,13 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmod, cp, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort, startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
-import { NOTATION_E2E, NOTATION_LAYOUTS } from '../../test/support/shared.js';
+import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS } from '../../test/support/shared.js';
 import { buildImageLayout, failsWithOneLine, ok, runSigil, SIGIL, type Result } from '../../test/support/sigil-cli.js';
 
 const exec = promisify(execFile);
@@ -295,13 +295,7 @@ describe('Notation signatures pushed to registries', { concurrency: true }, () =
     ok(await sigil(['policy', 'import', join(NOTATION_E2E, 'config/trustpolicies/trustpolicy.json')], notation));
     ok(await sigil(['cert', 'add', '-t', 'ca', '-s', 'e2e', join(NOTATION_E2E, 'config/localkeys/e2e.crt')], notation));
     layout = join(home, 'notation-layout');
-    await cp(join(NOTATION_LAYOUTS, 'e2e-valid-signature'), layout, { recursive: true });
-    const walk = async (path: string): Promise<void> => {
-      const info = await stat(path);
-      await chmod(path, info.isDirectory() ? 0o755 : 0o644);
-      if (info.isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
-    };
-    await walk(layout);
+    await copyWritable(join(NOTATION_LAYOUTS, 'e2e-valid-signature'), layout);
   });
 
   for (const [name, host] of [

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { constants, createPrivateKey, generateKeyPairSync, sign as cryptoSign, X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,31 +9,12 @@ import { createRawSigner, decodeEnvelope, encodeEnvelope, isEnvelopeMediaType, M
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, type EnvelopeMediaType, type SignRequest } from './envelope.js';
 import { EnvelopeError, SigningError } from './errors.js';
 import { encodePayload } from './payload.js';
+import { fixtureKeyOf as keyOf } from '../../test/support/notary.js';
 
-const FIXTURES = new URL('../../../test/fixtures/notary/', import.meta.url);
 const SIGNATURES = join(SHARED_TESTDATA, 'notation-e2e/signatures');
 const MEDIA_TYPES: readonly EnvelopeMediaType[] = [JWS_MEDIA_TYPE, COSE_MEDIA_TYPE];
 
-interface TestKey {
-  readonly privateKey: KeyObject;
-  readonly publicKey: KeyObject;
-  readonly der: Uint8Array;
-}
-
-function loadKey(algorithm: AlgorithmInfo): TestKey {
-  const name = algorithm.keySpec.toLowerCase();
-  const certificate = new X509Certificate(readFileSync(new URL(`${name}.crt.pem`, FIXTURES)));
-  return { privateKey: createPrivateKey(readFileSync(new URL(`${name}.key.pem`, FIXTURES))), publicKey: certificate.publicKey, der: new Uint8Array(certificate.raw) };
-}
-
-const KEYS = new Map(ALGORITHMS.map((a) => [a.name, loadKey(a)]));
 const [PS256, PS384, , ES256] = ALGORITHMS as [AlgorithmInfo, AlgorithmInfo, AlgorithmInfo, AlgorithmInfo];
-
-function keyOf(algorithm: AlgorithmInfo): TestKey {
-  const key = KEYS.get(algorithm.name);
-  assert.ok(key);
-  return key;
-}
 
 function request(algorithm: AlgorithmInfo): SignRequest {
   return {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { constants, createPrivateKey, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, verify as cryptoVerify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { decodeCose, encodeCose } from './cose.js';
 import { COSE_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, type SignRequest } from './envelope.js';
 import { EnvelopeError, SigningError, type NotaryErrorCode } from './errors.js';
 import { encodePayload } from './payload.js';
+import { fixtureKeyOf as keyOf } from '../../test/support/notary.js';
 
 /** cbor2 serializes a Node Buffer through toJSON; hand it plain Uint8Arrays, as CBOR byte strings. */
 function plainBytes(value: unknown): unknown {
@@ -22,30 +23,10 @@ function plainBytes(value: unknown): unknown {
   return value;
 }
 
-const FIXTURES = new URL('../../../test/fixtures/notary/', import.meta.url);
 const SIGNATURES = join(SHARED_TESTDATA, 'notation-e2e/signatures');
 
-interface TestKey {
-  readonly privateKey: KeyObject;
-  readonly publicKey: KeyObject;
-  readonly der: Uint8Array;
-}
-
-function loadKey(algorithm: AlgorithmInfo): TestKey {
-  const name = algorithm.keySpec.toLowerCase();
-  const certificate = new X509Certificate(readFileSync(new URL(`${name}.crt.pem`, FIXTURES)));
-  return { privateKey: createPrivateKey(readFileSync(new URL(`${name}.key.pem`, FIXTURES))), publicKey: certificate.publicKey, der: new Uint8Array(certificate.raw) };
-}
-
-const KEYS = new Map(ALGORITHMS.map((a) => [a.name, loadKey(a)]));
 const PS256 = ALGORITHMS[0]!;
 const ES384 = ALGORITHMS[4]!;
-
-function keyOf(algorithm: AlgorithmInfo): TestKey {
-  const key = KEYS.get(algorithm.name);
-  assert.ok(key);
-  return key;
-}
 
 const TARGET = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'cd'.repeat(32)}`, size: 481 };
 const SIGNING_TIME = new Date('2025-01-07T08:42:43.400Z');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,31 +12,12 @@ import { JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, type SignRequest, type SigningSch
 import { EnvelopeError, SigningError, type NotaryErrorCode } from './errors.js';
 import { decodeJws, encodeGoJson, encodeJws, formatRfc3339, MAX_JSON_DEPTH, parseJson, parseRfc3339 } from './jws.js';
 import { encodePayload } from './payload.js';
+import { fixtureKeyOf as keyOf } from '../../test/support/notary.js';
 
-const FIXTURES = new URL('../../../test/fixtures/notary/', import.meta.url);
 const SIGNATURES = join(SHARED_TESTDATA, 'notation-e2e/signatures');
 
-interface TestKey {
-  readonly privateKey: KeyObject;
-  readonly publicKey: KeyObject;
-  readonly der: Uint8Array;
-}
-
-function loadKey(algorithm: AlgorithmInfo): TestKey {
-  const name = algorithm.keySpec.toLowerCase();
-  const certificate = new X509Certificate(readFileSync(new URL(`${name}.crt.pem`, FIXTURES)));
-  return { privateKey: createPrivateKey(readFileSync(new URL(`${name}.key.pem`, FIXTURES))), publicKey: certificate.publicKey, der: new Uint8Array(certificate.raw) };
-}
-
-const KEYS = new Map(ALGORITHMS.map((a) => [a.name, loadKey(a)]));
 const PS256 = ALGORITHMS[0]!;
 const ES256 = ALGORITHMS[3]!;
-
-function keyOf(algorithm: AlgorithmInfo): TestKey {
-  const key = KEYS.get(algorithm.name);
-  assert.ok(key);
-  return key;
-}
 
 const TARGET = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'ab'.repeat(32)}`, size: 517 };
 const SIGNING_TIME = new Date('2024-12-31T08:05:29.750Z');

@@ -2,7 +2,7 @@
 // intermediate → leaf, RSA and EC) issued with pki's createCertificate, envelopes signed with
 // them, an in-memory trust store and one-statement trust policies.
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalSigner, type Signer } from '../../src/keys/index.js';
 import type { Descriptor } from '../../src/oci/index.js';
@@ -16,6 +16,7 @@ import {
 } from '../../src/pki/index.js';
 import {
   algorithmForKeySpec,
+  type AlgorithmInfo,
   createRawSigner,
   createTrustPolicyDocument,
   encodeEnvelope,
@@ -256,4 +257,26 @@ export function testStatement(options: Partial<TrustPolicyStatementOptions> = {}
   const statement = document.trustPolicies[0];
   if (statement === undefined) throw new Error('unreachable: a one-statement document without its statement');
   return statement;
+}
+
+/** A key pair from test/fixtures/notary (made with openssl, one per key spec) and its certificate's DER. */
+export interface FixtureKey {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  readonly der: Uint8Array;
+}
+
+const FIXTURE_DIR = new URL('../../../test/fixtures/notary/', import.meta.url);
+const fixtureKeys = new Map<string, FixtureKey>();
+
+/** The fixture key for an algorithm's key spec (read once per process). */
+export function fixtureKeyOf(algorithm: AlgorithmInfo): FixtureKey {
+  let key = fixtureKeys.get(algorithm.keySpec);
+  if (key === undefined) {
+    const name = algorithm.keySpec.toLowerCase();
+    const certificate = new X509Certificate(readFileSync(new URL(`${name}.crt.pem`, FIXTURE_DIR)));
+    key = { privateKey: createPrivateKey(readFileSync(new URL(`${name}.key.pem`, FIXTURE_DIR))), publicKey: certificate.publicKey, der: new Uint8Array(certificate.raw) };
+    fixtureKeys.set(algorithm.keySpec, key);
+  }
+  return key;
 }

@@ -3,6 +3,7 @@
 // else /work/shared.
 
 import { existsSync } from 'node:fs';
+import { chmod, cp, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,3 +23,14 @@ export const NOTATION_LAYOUTS = join(SHARED_TESTDATA, 'notation-e2e/registry/oci
 
 /** The Notation CLI's e2e testdata root (config/, blob/, registry/ …). */
 export const NOTATION_E2E = join(SHARED_TESTDATA, 'notation-e2e');
+
+/** Copies shared testdata (read-only in CI checkouts) to `to`, making the copy writable. */
+export async function copyWritable(from: string, to: string): Promise<void> {
+  await cp(from, to, { recursive: true });
+  const walk = async (path: string): Promise<void> => {
+    const info = await stat(path);
+    await chmod(path, info.isDirectory() ? 0o755 : 0o644);
+    if (info.isDirectory()) for (const entry of await readdir(path)) await walk(join(path, entry));
+  };
+  await walk(to);
+}
