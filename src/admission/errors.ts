@@ -1,7 +1,7 @@
 // Errors raised by the admission module. Codes are API: add, never rename or reuse (STYLE.md rule 5).
 
 /** Closed set of error codes the admission module raises. */
-export type AdmissionErrorCode = 'POLICY_INVALID' | 'POLICY_UNSUPPORTED' | 'REVIEW_INVALID' | 'RESOURCE_INVALID' | 'IMAGE_REFERENCE_INVALID';
+export type AdmissionErrorCode = 'POLICY_INVALID' | 'POLICY_UNSUPPORTED' | 'REVIEW_INVALID' | 'RESOURCE_INVALID' | 'IMAGE_REFERENCE_INVALID' | 'ANNOTATION_INVALID' | 'PATCH_INVALID' | 'REVIEW_TOO_LARGE' | 'REVIEW_MEDIA_TYPE_UNSUPPORTED';
 
 /** Base class of every error the admission module throws; `code` is stable, the message is for people. */
 export class AdmissionError extends Error {
@@ -42,3 +42,6 @@ export class ReviewError extends AdmissionError {}
 
 /** An image string cannot be parsed as a container image reference. */
 export class ImageReferenceError extends AdmissionError {}
+
+/** A JSON Patch (RFC 6902) cannot be built or applied: a bad pointer, a missing target, a bad index. */
+export class PatchError extends AdmissionError {}
