@@ -1,0 +1,19 @@
+// The admission module: Kyverno verifyImages policies, AdmissionReview requests and answers, image
+// extraction and digest patches, PolicyReports. Implements admission.k8s.io/v1 and kyverno.io/v1 ClusterPolicy/Policy.
+
+export { AdmissionError, ImageReferenceError, PatchError, PolicyError, ReviewError } from './errors.js';
+export type { AdmissionErrorCode, PolicyProblem } from './errors.js';
+export { ADMISSION_TRUST_STORE_NAME, AUTOGEN_CONTROLLERS_ANNOTATION, deepFreeze, DEFAULT_WEBHOOK_TIMEOUT_SECONDS, normalizeFailureAction, policyKey, TRUST_POLICY_ANNOTATION } from './model.js';
+export type { ApplyRules, AttestorSet, CertificatesAttestor, CosignAttestor, CosignImageVerification, DocumentOrigin, ExceptionTarget, FailureAction, FailureActionOverride, FailurePolicy, ImageRegistryCredentials, ImageVerification, KeylessAttestor, KeysAttestor, KyvernoPolicy, LabelSelector, LabelSelectorRequirement, MatchResources, NestedAttestor, NotaryAttestor, NotaryImageVerification, ObjectMetadata, Operation, PodController, PolicyDocument, PolicyException, PolicySpec, ResourceDescription, ResourceFilter, Rule, RuleTrustPolicy, Subject, UserInfo } from './model.js';
+export { decodePolicyDocuments, MAX_ATTESTOR_NESTING, MAX_DOCUMENTS, MAX_FLOW_NESTING, MAX_POLICY_TEXT_BYTES, MAX_YAML_ALIAS_COUNT } from './policy.js';
+export { findException, isInPolicyScope, matchesKind, matchesLabelSelector, matchesRule, parseKindSelector, resolveFailureAction } from './match.js';
+export type { KindSelector, MatchRequest } from './match.js';
+export { CONTAINER_FIELDS, decodeScopedVerifyImagesAnnotation, decodeVerifyImagesAnnotation, encodeScopedVerifyImagesAnnotation, encodeVerifyImagesAnnotation, extractImages, formatTarget, normalizeImage, POD_CONTROLLER_KINDS, podSpecPointer, VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION } from './images.js';
+export type { ContainerField, ExtractedImage, ImageVerificationStatus, NormalizedImage, ScopedVerifyImagesAnnotation, VerifyImagesAnnotation } from './images.js';
+export { matchesAnyWildcard, wildcardMatch } from './wildcard.js';
+export { annotationPatch, annotationPatches, applyPatch, decodePatch, digestPatches, encodePatch, escapePointerToken, parsePointer } from './patch.js';
+export type { DigestPin, JsonValue as PatchJsonValue, PatchOperation } from './patch.js';
+export { ADMISSION_REVIEW_API_VERSION, ADMISSION_REVIEW_KIND, ADMISSION_REVIEW_MEDIA_TYPE, decodeAdmissionReview, denyMessage, encodeAdmissionResponse, MAX_ADMISSION_REVIEW_BYTES, MAX_ADMISSION_REVIEW_DEPTH, requestSummary } from './review.js';
+export type { AdmissionOperation, AdmissionPatchOperation, AdmissionRequest, AdmissionResponseInput, DeniedResource, GroupVersionKind, GroupVersionResource, JsonObject, JsonValue, RequestSummary, RuleFailure, UserInfo as RequestUserInfo } from './review.js';
+export { buildPolicyReport, POLICY_REPORT_API_VERSION, POLICY_REPORT_MANAGER, POLICY_REPORT_SOURCE } from './report.js';
+export type { PolicyReport, PolicyReportInput, PolicyResult, PolicyResultInput, PolicySeverity, ReportResult, ReportSummary, ReportTimestamp, ResourceReference } from './report.js';
