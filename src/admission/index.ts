@@ -10,6 +10,9 @@ export { findException, isInPolicyScope, matchesKind, matchesLabelSelector, matc
 export type { KindSelector, MatchRequest } from './match.js';
 export { CONTAINER_FIELDS, decodeScopedVerifyImagesAnnotation, decodeVerifyImagesAnnotation, encodeScopedVerifyImagesAnnotation, encodeVerifyImagesAnnotation, extractImages, formatTarget, normalizeImage, POD_CONTROLLER_KINDS, podSpecPointer, VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION } from './images.js';
 export type { ContainerField, ExtractedImage, ImageVerificationStatus, NormalizedImage, ScopedVerifyImagesAnnotation, VerifyImagesAnnotation } from './images.js';
+export { createNotaryImageVerifier, evaluateImages } from './engine.js';
+export type { EvaluateImagesInput, EvaluationRequest, ImageCheck, ImageEvaluation, ImageRuleResult, ImageSource, NotaryImageVerifierOptions, VerifyImage, VerifyImageContext } from './engine.js';
+export { autogenRules, effectiveRules, encodeRule, MAX_AUTOGEN_RULE_NAME_LENGTH } from './autogen.js';
 export { matchesAnyWildcard, wildcardMatch } from './wildcard.js';
 export { annotationPatch, annotationPatches, applyPatch, decodePatch, digestPatches, encodePatch, escapePointerToken, parsePointer } from './patch.js';
 export type { DigestPin, JsonValue as PatchJsonValue, PatchOperation } from './patch.js';

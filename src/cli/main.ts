@@ -388,6 +388,29 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
       const { runPolicyInit } = await import('./commands/policy.js');
       await runPolicyInit(context(registryOptions({})), flags);
     });
+  policy
+    .command('autogen')
+    .description('print the rules Kyverno autogen generates for the pod controllers of each policy in a Kyverno policy file')
+    .argument('<file>', 'Kyverno ClusterPolicy / Policy YAML')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action(async (file: string, flags: { output: 'yaml' | 'json' }) => {
+      const { runPolicyAutogen } = await import('./commands/autogen.js');
+      await runPolicyAutogen(context(registryOptions({})), file, flags);
+    });
+
+  program
+    .command('apply')
+    .description('evaluate Kyverno verifyImages policies against resource YAML, as kyverno apply does')
+    .argument('<policy...>', 'policy files or directories (ClusterPolicy, Policy, PolicyException)')
+    .option('-r, --resource <file>', 'resource YAML to evaluate as a CREATE (repeatable, multi-document)', collect)
+    .option('--registry-access', 'fetch images and signatures from their registries (off: rules needing verification report error)', false)
+    .option('--audit-warn', 'report failures of Audit rules as warnings, which do not fail the command', false)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(insecure())
+    .action(async (policies: string[], flags) => {
+      const { runApply } = await import('./commands/apply.js');
+      await runApply(context(registryOptions(flags)), policies, flags);
+    });
 
   program
     .command('demo')
