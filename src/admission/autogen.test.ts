@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { autogenRules, effectiveRules, encodeRule, MAX_AUTOGEN_RULE_NAME_LENGTH } from './autogen.js';
@@ -7,8 +8,8 @@ import { extractImages } from './images.js';
 import { matchesRule, type MatchRequest } from './match.js';
 import type { KyvernoPolicy, MatchResources, Rule } from './model.js';
 import { decodePolicyDocuments } from './policy.js';
+import { SHARED_POLICIES } from '../../test/support/shared.js';
 
-const POLICIES = new URL('../../../../shared/policies/', import.meta.url);
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
 const CONTROLLERS = ['apps/v1/DaemonSet', 'apps/v1/Deployment', 'batch/v1/Job', 'apps/v1/ReplicaSet', 'v1/ReplicationController', 'apps/v1/StatefulSet'];
 const CRONJOB = ['batch/v1/CronJob'];
@@ -29,7 +30,7 @@ function decode(rules: Json[], annotations?: Record<string, string>): KyvernoPol
 }
 
 function policyFile(name: string): KyvernoPolicy[] {
-  return decodePolicyDocuments(readFileSync(new URL(name, POLICIES), 'utf8'), name).filter((d): d is KyvernoPolicy => d.kind !== 'PolicyException');
+  return decodePolicyDocuments(readFileSync(join(SHARED_POLICIES, name), 'utf8'), name).filter((d): d is KyvernoPolicy => d.kind !== 'PolicyException');
 }
 
 const names = (rules: readonly Rule[]) => rules.map((r) => r.name);
@@ -253,7 +254,7 @@ describe('shared policies', () => {
   }
 
   it('the exception in 05 names a rule autogen generates from 02', () => {
-    const [exception] = decodePolicyDocuments(readFileSync(new URL('05-policy-exception.yaml', POLICIES), 'utf8'), '05');
+    const [exception] = decodePolicyDocuments(readFileSync(join(SHARED_POLICIES, '05-policy-exception.yaml'), 'utf8'), '05');
     assert.ok(exception?.kind === 'PolicyException');
     const generatedNames = names(policyFile('02-block-unsigned-images.yaml').flatMap((p) => effectiveRules(p)));
     for (const ruleName of exception.exceptions.flatMap((e) => e.ruleNames)) assert.ok(generatedNames.includes(ruleName), ruleName);

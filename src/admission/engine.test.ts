@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { NOTATION_E2E, SHARED_TESTDATA } from '../../test/support/shared.js';
+import { NOTATION_E2E, SHARED_POLICIES, SHARED_TESTDATA } from '../../test/support/shared.js';
 import { evaluateImages, type EvaluationRequest, type ImageCheck, type VerifyImage } from './engine.js';
 import type { NormalizedImage } from './images.js';
 import type { CertificatesAttestor, KyvernoPolicy, PolicyException } from './model.js';
 import { applyPatch } from './patch.js';
 import { decodePolicyDocuments } from './policy.js';
 
-const POLICIES = join(SHARED_TESTDATA, '..', 'policies');
+const POLICIES = SHARED_POLICIES;
 const E2E_CERT = readFileSync(join(NOTATION_E2E, 'config/localkeys/e2e.crt'), 'utf8').trim();
 const NEW_E2E_CERT = readFileSync(join(NOTATION_E2E, 'config/localkeys/new_e2e.crt'), 'utf8').trim();
 const DIGEST = `sha256:${'a'.repeat(64)}`;

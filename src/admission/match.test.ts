@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { findException, isInPolicyScope, matchesKind, matchesLabelSelector, matchesRule, parseKindSelector, resolveFailureAction, type MatchRequest } from './match.js';
 import type { KyvernoPolicy, LabelSelector, MatchResources, PolicyException, ResourceDescription, ResourceFilter } from './model.js';
 import { decodePolicyDocuments } from './policy.js';
+import { SHARED_POLICIES } from '../../test/support/shared.js';
 
 function resources(d: Partial<ResourceDescription>): ResourceDescription {
   return { kinds: [], names: [], namespaces: [], annotations: undefined, selector: undefined, namespaceSelector: undefined, operations: undefined, ...d };
@@ -208,5 +210,5 @@ describe('resolveFailureAction and isInPolicyScope', () => {
 });
 
 function readPolicy(name: string): string {
-  return readFileSync(new URL(`../../../../shared/policies/${name}`, import.meta.url), 'utf8');
+  return readFileSync(join(SHARED_POLICIES, name), 'utf8');
 }

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { PolicyError, type PolicyProblem } from './errors.js';
 import { ADMISSION_TRUST_STORE_NAME, policyKey, type KyvernoPolicy, type NotaryImageVerification, type PolicyException } from './model.js';
 import { decodePolicyDocuments, MAX_POLICY_TEXT_BYTES } from './policy.js';
+import { SHARED_POLICIES } from '../../test/support/shared.js';
 
-const POLICIES = new URL('../../../../shared/policies/', import.meta.url);
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
 
 function policyFile(name: string): string {
-  return readFileSync(new URL(name, POLICIES), 'utf8');
+  return readFileSync(join(SHARED_POLICIES, name), 'utf8');
 }
 
 /** A minimal valid Enforce Notary ClusterPolicy; `entry` and `spec` extend the verifyImages entry and spec. */

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { failsWithOneLine, ok, runSigil, type Result } from '../../test/support/sigil-cli.js';
+import { SHARED_POLICIES } from '../../test/support/shared.js';
 
-const POLICIES = fileURLToPath(new URL('../../../../shared/policies/', import.meta.url));
+const POLICIES = SHARED_POLICIES;
 
 let home: string;
 

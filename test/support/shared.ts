@@ -18,6 +18,9 @@ function locate(): string {
 /** The shared testdata directory. */
 export const SHARED_TESTDATA = locate();
 
+/** The admission policies users write (`shared/policies/`, beside the testdata). */
+export const SHARED_POLICIES = join(SHARED_TESTDATA, '..', 'policies');
+
 /** The Notation CLI's e2e OCI layouts (signed, unsigned, expired, …). */
 export const NOTATION_LAYOUTS = join(SHARED_TESTDATA, 'notation-e2e/registry/oci_layout');
 
