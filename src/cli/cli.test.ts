@@ -46,6 +46,10 @@ describe('sigil demo', () => {
     assert.match(result.stdout, /Successfully verified signature for 127\.0\.0\.1:\d+\/demo\/app@sha256:/);
     assert.match(result.stdout, /no signature is associated with "127\.0\.0\.1:\d+\/demo\/unsigned@sha256:/);
     assert.match(result.stdout, /authenticity validation failed: the signature's certificate chain does not contain any trusted certificate/);
+    // The admission engine, under a Kyverno ClusterPolicy, reaches the same decisions for the same images in Pods.
+    const pods = [...result.stdout.matchAll(/^Pod default\/app-\d \(.*\): (ADMIT|DENY) — (.*)$/gm)].map((m) => m[1]);
+    assert.deepEqual(pods, ['ADMIT', 'ADMIT', 'DENY', 'DENY']);
+    assert.match(result.stdout, /DENY — check-image-notary\/verify-signature-notary: failed to verify image .*no signature is associated/);
     const verdicts = result.stdout.split('== verdicts')[1]?.trim().split('\n').slice(1).map((l) => l.split(' ')[0]);
     assert.deepEqual(verdicts, ['ADMIT', 'ADMIT', 'DENY', 'DENY']);
     // The demo keeps to its work dir: the user's config directory is untouched.

@@ -2,9 +2,10 @@
 // its own config (the user's keys and trust policy are never touched): start the embedded
 // registry, store a Notation-signed sample there with its signatures, verify it against a trust
 // policy, sign an image of our own and verify it, and show the verdicts that admission enforces —
-// a signed image is admitted, an unsigned one and one signed by an untrusted key are denied.
+// a signed image is admitted, an unsigned one and one signed by an untrusted key are denied —
+// first by sigil verify, then by the admission engine under a Kyverno ClusterPolicy.
 
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import {
   type Descriptor,
   type Target,
 } from '../../oci/index.js';
+import { createNotaryImageVerifier, decodePolicyDocuments, evaluateImages, type EvaluationRequest, type KyvernoPolicy } from '../../admission/index.js';
 import { openEmbeddedDatabase, RegistryServer } from '../../server/registry/index.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -58,6 +60,7 @@ export async function runDemo(ctx: CommandContext, flags: { workDir?: string }):
   const registryRoot = join(work, 'registry');
   const server = await RegistryServer.open({ root: registryRoot, database: await openEmbeddedDatabase(join(registryRoot, 'db')) });
   const verdicts: Array<{ image: string; verdict: 'ADMIT' | 'DENY'; reason: string }> = [];
+  const admissions: Array<'ADMIT' | 'DENY'> = [];
   const decide = async (image: string, scopeNote: string): Promise<void> => {
     say(`$ sigil verify ${image}`);
     try {
@@ -122,12 +125,66 @@ export async function runDemo(ctx: CommandContext, flags: { workDir?: string }):
     await runSign(demo, rogueRef, { key: 'intruder', ociLayout: false });
     say();
     await decide(rogueRef, '');
+
+    say('== 6. admit: the same images in Pods, judged by a Kyverno ClusterPolicy (verifyImages, type Notary)');
+    const images = verdicts.map((v) => v.image);
+    const policy = await demoClusterPolicy(registry, [SAMPLE_CERTIFICATE, join(demo.env.configDir, 'localkeys', 'demo.crt')]);
+    const verifyImage = createNotaryImageVerifier({ openRepository: (image) => demo.opener.client.repository(image.target.registry, image.target.repository) });
+    for (const [i, image] of images.entries()) {
+      const name = `app-${i + 1}`;
+      const request: EvaluationRequest = {
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        namespace: 'default',
+        name,
+        operation: 'CREATE',
+        labels: {},
+        namespaceLabels: {},
+        object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { containers: [{ name: 'app', image }] } },
+      };
+      const decision = await evaluateImages({ policies: [policy], exceptions: [], request, verifyImage, signal: ctx.signal });
+      admissions.push(decision.allowed ? 'ADMIT' : 'DENY');
+      const failed = decision.results.find((r) => r.result === 'fail' || r.result === 'error');
+      const why = decision.allowed ? 'every image verified' : `${failed?.policy ?? ''}/${failed?.rule ?? ''}: ${failed?.message ?? decision.message ?? ''}`;
+      say(`Pod default/${name} (${image.split('/').slice(1).join('/')}): ${decision.allowed ? 'ADMIT' : 'DENY'} — ${why}`);
+    }
+    say();
   } finally {
     await demo.opener.close();
     await server.close();
   }
-  say('== verdicts (what sigil admission enforces for these images)');
+  say('== verdicts (sigil verify and the admission policy agree)');
   for (const v of verdicts) say(`${v.verdict.padEnd(5)} ${v.image}${v.verdict === 'ADMIT' ? `  (${v.reason})` : ''}`);
   const expected = ['ADMIT', 'ADMIT', 'DENY', 'DENY'];
   if (verdicts.map((v) => v.verdict).join() !== expected.join()) throw new CliError(`demo: expected verdicts ${expected.join(', ')}, got ${verdicts.map((v) => v.verdict).join(', ')}`, { code: 'FAILED' });
+  if (admissions.join() !== expected.join()) throw new CliError(`demo: the admission policy decided ${admissions.join(', ')}, expected ${expected.join(', ')}`, { code: 'FAILED' });
+}
+
+/** A ClusterPolicy as users write it for Notation signatures, trusting the given certificates (any one suffices). */
+async function demoClusterPolicy(registry: string, certificates: readonly string[]): Promise<KyvernoPolicy> {
+  const pems = await Promise.all(certificates.map(async (path) => (await readFile(path, 'utf8')).trim()));
+  const entries = pems.map((pem) => `              - certificates:\n                  cert: |-\n${pem.split('\n').map((l) => `                    ${l}`).join('\n')}`).join('\n');
+  const yaml = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: check-image-notary
+spec:
+  validationFailureAction: Enforce
+  webhookTimeoutSeconds: 30
+  rules:
+    - name: verify-signature-notary
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      verifyImages:
+        - type: Notary
+          imageReferences: ["${registry}/demo/*"]
+          attestors:
+            - count: 1
+              entries:
+${entries}
+`;
+  const [policy] = decodePolicyDocuments(yaml, 'demo policy');
+  if (policy === undefined || policy.kind === 'PolicyException') throw new CliError('demo: the demo policy did not load', { code: 'FAILED' });
+  return policy;
 }
