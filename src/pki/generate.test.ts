@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { EKU_CODE_SIGNING, EKU_TIME_STAMPING, isSelfSigned } from './certificate.js';
 import { validateCodeSigningChain, validateTimestampingChain } from './chain.js';
@@ -121,12 +121,34 @@ describe('createCertificate', () => {
     ['a country that is not a PrintableString', () => createCertificate({ ...base, subject: 'C=U@' }), isPkiError(DistinguishedNameError, 'DN_INVALID')],
     ['a hex-encoded subject value', () => createCertificate({ ...base, subject: 'CN=#0c0178' }), isPkiError(DistinguishedNameError, 'DN_INVALID')],
     ['an empty subject', () => createCertificate({ ...base, subject: '' }), isPkiError(DistinguishedNameError, 'DN_INVALID')],
+    ['an empty subjectAltNames', () => createCertificate({ ...base, subjectAltNames: {} }), isPkiError(CertificateError, 'CERTIFICATE_INVALID')],
+    ['a subjectAltNames ip that is not an address', () => createCertificate({ ...base, subjectAltNames: { ip: ['localhost'] } }), isPkiError(CertificateError, 'CERTIFICATE_INVALID')],
+    ['a non-ASCII subjectAltNames dns name', () => createCertificate({ ...base, subjectAltNames: { dns: ['bücher.example'] } }), isPkiError(CertificateError, 'CERTIFICATE_INVALID')],
   ];
   for (const [why, run, check] of refusals) {
     it(`refuses ${why}`, () => {
       assert.throws(run, check);
     });
   }
+});
+
+describe('createCertificate subjectAltNames', () => {
+  it('writes dNSName and iPAddress entries that openssl and node:crypto read back', () => {
+    const root = makeRoot('SAN Root');
+    const leaf = makeLeaf(root, 'localhost', {
+      extKeyUsage: { oids: ['1.3.6.1.5.5.7.3.1'] },
+      subjectAltNames: { dns: ['localhost', 'sigil-admission.sigil-system.svc'], ip: ['127.0.0.1', '::1', '2001:db8::ff00:42:8329', '::ffff:10.0.0.1'] },
+    });
+    assert.match(
+      text(leaf),
+      /X509v3 Subject Alternative Name: \n\s+DNS:localhost, DNS:sigil-admission\.sigil-system\.svc, IP Address:127\.0\.0\.1, IP Address:0:0:0:0:0:0:0:1, IP Address:2001:DB8:0:0:0:FF00:42:8329, IP Address:0:0:0:0:0:FFFF:A00:1/,
+    );
+    const x509 = new X509Certificate(leaf.certificate.der);
+    assert.equal(x509.checkHost('sigil-admission.sigil-system.svc'), 'sigil-admission.sigil-system.svc');
+    assert.equal(x509.checkIP('127.0.0.1'), '127.0.0.1');
+    assert.equal(x509.checkIP('::1'), '::1');
+    assert.equal(x509.checkHost('example.com'), undefined);
+  });
 });
 
 describe('generateTestCertificate', () => {

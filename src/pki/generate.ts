@@ -3,6 +3,7 @@
 
 import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import {
   decodeDer,
   derBitString,
@@ -64,6 +65,8 @@ export interface CreateCertificateOptions {
   readonly extKeyUsage?: { readonly oids: readonly string[]; readonly critical?: boolean };
   /** Hash of the signature; default SHA-256 for RSA, and by curve for ECDSA (P-256 → SHA-256, …). */
   readonly signatureHash?: HashAlgorithm;
+  /** subjectAltName (RFC 5280 §4.2.1.6) dNSName and iPAddress entries (IPv4 or IPv6 text); non-critical. */
+  readonly subjectAltNames?: { readonly dns?: readonly string[]; readonly ip?: readonly string[] };
 }
 
 const EC_DEFAULT_HASH: Readonly<Record<string, HashAlgorithm>> = Object.freeze({ prime256v1: 'SHA-256', secp384r1: 'SHA-384', secp521r1: 'SHA-512' });
@@ -129,6 +132,9 @@ function encodeSubject(subject: string | DistinguishedName): Uint8Array {
   return derSequence(...rdns.map((rdn) => derSet(...rdn.map(encodeAttribute))));
 }
 
+/** RFC 5280 §4.2.1.6 subjectAltName. */
+const OID_SUBJECT_ALT_NAME = '2.5.29.17';
+
 function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
   // DER (X.690 §11.5): critical=FALSE, the DEFAULT, is left out.
   return critical ? derSequence(derOid(oid), derBoolean(true), derOctetString(value)) : derSequence(derOid(oid), derOctetString(value));
@@ -152,6 +158,41 @@ function keyIdentifier(spkiDer: Uint8Array): Uint8Array {
   // RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value.
   const { bytes } = readBitString(decodeDer(spkiDer).children[1], 'subject public key');
   return createHash('sha1').update(bytes).digest();
+}
+
+/** The 4 or 16 octets of an IPv4 or IPv6 address in text form, as iPAddress holds them. */
+function ipOctets(ip: string): Uint8Array {
+  if (isIPv4(ip)) return Uint8Array.from(ip.split('.').map(Number));
+  if (!isIPv6(ip)) badOptions(`subjectAltNames ip ${JSON.stringify(ip)} is not an IPv4 or IPv6 address`);
+  let text = ip;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4?.[1] !== undefined) {
+    const [a = 0, b = 0, c = 0, d = 0] = v4[1].split('.').map(Number);
+    text = `${text.slice(0, -v4[1].length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  });
+  return out;
+}
+
+function subjectAltName(names: NonNullable<CreateCertificateOptions['subjectAltNames']>): Uint8Array {
+  const entries: Uint8Array[] = [];
+  for (const dns of names.dns ?? []) {
+    // dNSName is an IA5String: ASCII only (RFC 5280 §4.2.1.6; IDNs go in as A-labels).
+    if (dns === '' || !/^[\x21-\x7e]+$/.test(dns)) badOptions(`subjectAltNames dns ${JSON.stringify(dns)} must be a non-empty ASCII name`);
+    entries.push(derImplicit(2, new TextEncoder().encode(dns)));
+  }
+  for (const ip of names.ip ?? []) entries.push(derImplicit(7, ipOctets(ip)));
+  if (entries.length === 0) badOptions('subjectAltNames must name at least one dns or ip entry (RFC 5280 §4.2.1.6)');
+  return derSequence(...entries);
 }
 
 function wholeSeconds(d: Date, what: string): Date {
@@ -212,6 +253,7 @@ export function createCertificate(options: CreateCertificateOptions): Certificat
     if (options.extKeyUsage.oids.length === 0) badOptions('extended key usage must name at least one OID (RFC 5280 §4.2.1.12)');
     extensions.push(extension(OID_EXT_KEY_USAGE, options.extKeyUsage.critical ?? false, derSequence(...options.extKeyUsage.oids.map(derOid))));
   }
+  if (options.subjectAltNames !== undefined) extensions.push(extension(OID_SUBJECT_ALT_NAME, false, subjectAltName(options.subjectAltNames)));
   extensions.push(extension(OID_SUBJECT_KEY_IDENTIFIER, false, derOctetString(ski)));
   extensions.push(extension(OID_AUTHORITY_KEY_IDENTIFIER, false, derSequence(derImplicit(0, aki))));
 
