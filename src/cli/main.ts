@@ -412,6 +412,21 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
       await runApply(context(registryOptions(flags)), policies, flags);
     });
 
+  const admission = program.command('admission').description('the Kubernetes admission webhook (Kyverno verifyImages policies)');
+  admission
+    .command('serve')
+    .description('serve /validate, /mutate, /checkimages, /healthz and /readyz over HTTPS (until SIGINT/SIGTERM)')
+    .option('--addr <host:port>', 'listen address', '127.0.0.1:9443')
+    .requiredOption('--policies <path>', 'Kyverno policy YAML: a file or a directory (ClusterPolicy, Policy, PolicyException)')
+    .option('--tls-cert <file>', 'serve with this PEM certificate chain')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--tls-dir <dir>', 'use ca.crt, tls.crt and tls.key here; generate a CA and serving certificate when empty')
+    .addOption(insecure())
+    .action(async (flags) => {
+      const { runAdmissionServe } = await import('./commands/admission.js');
+      await runAdmissionServe(context(registryOptions(flags)), flags);
+    });
+
   program
     .command('demo')
     .description('run the quick-start job end to end on embedded defaults')

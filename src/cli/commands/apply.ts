@@ -2,20 +2,10 @@
 // resource YAML offline, as `kyverno apply` does: every resource is admitted as a CREATE, one row
 // per policy / rule / image, a summary line, and exit code 1 when anything fails or errors.
 
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import {
-  createNotaryImageVerifier,
-  decodePolicyDocuments,
-  evaluateImages,
-  formatTarget,
-  type EvaluationRequest,
-  type ImageRuleResult,
-  type KyvernoPolicy,
-  type PolicyException,
-  type VerifyImage,
-} from '../../admission/index.js';
+import { evaluateImages, formatTarget, type EvaluationRequest, type ImageRuleResult, type VerifyImage } from '../../admission/index.js';
+import { createRegistryImageVerifier, expandPaths, loadPolicyFiles } from '../../server/admission/index.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
 
@@ -38,20 +28,6 @@ interface Row {
   readonly result: ApplyResult;
   readonly message: string;
   readonly digest: string | undefined;
-}
-
-/** Files named on the command line, directories expanded to their `.yaml`, `.yml` and `.json` files (sorted). */
-async function expandPaths(paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const path of paths) {
-    if ((await stat(path)).isDirectory()) {
-      const names = (await readdir(path)).filter((n) => /\.(ya?ml|json)$/.test(n)).sort();
-      out.push(...names.map((n) => join(path, n)));
-    } else {
-      out.push(path);
-    }
-  }
-  return out;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -119,19 +95,9 @@ function renderTable(rows: readonly Row[]): string {
 export async function runApply(ctx: CommandContext, policyPaths: readonly string[], flags: ApplyFlags): Promise<void> {
   const resourcePaths = flags.resource ?? [];
   if (resourcePaths.length === 0) throw new CliError('no resources: pass --resource FILE (repeatable)');
-  const policies: KyvernoPolicy[] = [];
-  const exceptions: PolicyException[] = [];
-  for (const file of await expandPaths(policyPaths)) {
-    for (const document of decodePolicyDocuments(await readFile(file, 'utf8'), file)) {
-      if (document.kind === 'PolicyException') exceptions.push(document);
-      else policies.push(document);
-    }
-  }
+  const { policies, exceptions } = await loadPolicyFiles(policyPaths);
   const requests = (await Promise.all((await expandPaths(resourcePaths)).map(loadResources))).flat();
-  const verifyImage =
-    flags.registryAccess === true
-      ? createNotaryImageVerifier({ openRepository: (image) => ctx.opener.client.repository(image.target.registry, image.target.repository) })
-      : offlineVerifier;
+  const verifyImage = flags.registryAccess === true ? createRegistryImageVerifier(ctx.opener.client) : offlineVerifier;
   const rows: Row[] = [];
   for (const request of requests) {
     const evaluation = await evaluateImages({ policies, exceptions, request, verifyImage, signal: ctx.signal });

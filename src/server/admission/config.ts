@@ -1,0 +1,172 @@
+// The admission server's config loader: turns `sigil admission serve` flags into a frozen config
+// (STYLE.md rule 11: only loaders see flags and files) — policies, TLS material and the address.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createNotaryImageVerifier, decodePolicyDocuments, type KyvernoPolicy, type PolicyException, type VerifyImage } from '../../admission/index.js';
+import { createCertificate, encodeCertificatesPem } from '../../pki/index.js';
+import type { RegistryClient } from '../../registry/index.js';
+import { parseAddr } from '../registry/index.js';
+
+/** Default address: loopback only, so a webhook started without thought is not on the network. */
+export const DEFAULT_ADMISSION_ADDR = '127.0.0.1:9443';
+
+/** The Service the install manifests create; its DNS names go into a generated serving certificate. */
+export const ADMISSION_SERVICE = Object.freeze({ name: 'sigil-admission', namespace: 'sigil-system' });
+
+/** File names in `--tls-dir`: `ca.crt` is the webhook configuration's caBundle. */
+export const TLS_DIR_FILES = Object.freeze({ ca: 'ca.crt', cert: 'tls.crt', key: 'tls.key' });
+
+/** How long a generated serving certificate (and its CA) is valid. */
+const GENERATED_VALIDITY_MS = 365 * 24 * 3600 * 1000;
+
+/** Flags as the CLI parsed them. */
+export interface AdmissionServeFlags {
+  readonly addr?: string;
+  readonly policies?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsDir?: string;
+}
+
+/** Policies and exceptions read from files. */
+export interface LoadedPolicies {
+  readonly policies: readonly KyvernoPolicy[];
+  readonly exceptions: readonly PolicyException[];
+  /** The files they came from, in load order. */
+  readonly files: readonly string[];
+}
+
+/** Validated settings of `sigil admission serve`. */
+export interface AdmissionServeConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly policies: LoadedPolicies;
+  /** PEM serving chain and key. */
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer };
+  /** `--tls-dir`: where the generated or reused material lives, with `ca.crt` for the caBundle. */
+  readonly tlsDir?: string;
+  /** True when this run generated the TLS material (the directory was empty). */
+  readonly tlsGenerated: boolean;
+}
+
+/** Files named on the command line, directories expanded to their `.yaml`, `.yml` and `.json` files (sorted). */
+export async function expandPaths(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) {
+    if ((await stat(path)).isDirectory()) {
+      const names = (await readdir(path)).filter((n) => /\.(ya?ml|json)$/.test(n)).sort();
+      out.push(...names.map((n) => join(path, n)));
+    } else {
+      out.push(path);
+    }
+  }
+  return out;
+}
+
+/** Reads every ClusterPolicy, Policy and PolicyException in `paths` (files or directories); throws PolicyError naming file and path. */
+export async function loadPolicyFiles(paths: readonly string[]): Promise<LoadedPolicies> {
+  const policies: KyvernoPolicy[] = [];
+  const exceptions: PolicyException[] = [];
+  const files = await expandPaths(paths);
+  for (const file of files) {
+    for (const document of decodePolicyDocuments(await readFile(file, 'utf8'), file)) {
+      if (document.kind === 'PolicyException') exceptions.push(document);
+      else policies.push(document);
+    }
+  }
+  return Object.freeze({ policies: Object.freeze(policies), exceptions: Object.freeze(exceptions), files: Object.freeze(files) });
+}
+
+/** The Notary verifier over `client`'s registry repositories (one repository per image). */
+export function createRegistryImageVerifier(client: RegistryClient): VerifyImage {
+  return createNotaryImageVerifier({ openRepository: (image) => client.repository(image.target.registry, image.target.repository) });
+}
+
+/** The names a generated serving certificate covers: loopback and the Service's DNS names. */
+export function servingNames(service: { readonly name: string; readonly namespace: string } = ADMISSION_SERVICE): { dns: string[]; ip: string[] } {
+  const base = `${service.name}.${service.namespace}`;
+  return { dns: ['localhost', service.name, base, `${base}.svc`, `${base}.svc.cluster.local`], ip: ['127.0.0.1', '::1'] };
+}
+
+/** A CA and a serving certificate it issued, PEM. */
+export interface GeneratedTls {
+  readonly caCert: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Generates a P-256 CA and a serving certificate (serverAuth) for `names`, valid a year from `now`. */
+export function generateServingTls(names: { readonly dns: readonly string[]; readonly ip: readonly string[] }, now: Date): GeneratedTls {
+  const notBefore = new Date(now.getTime() - 5 * 60 * 1000); // clock skew between replicas and the apiserver
+  const notAfter = new Date(now.getTime() + GENERATED_VALIDITY_MS);
+  const caKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const ca = createCertificate({
+    subject: 'O=Sigil, CN=sigil-admission CA',
+    publicKey: caKey.publicKey,
+    signingKey: caKey.privateKey,
+    notBefore,
+    notAfter,
+    basicConstraints: { cA: true, pathLenConstraint: 0 },
+    keyUsage: { usages: ['keyCertSign', 'cRLSign'] },
+  });
+  const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const leaf = createCertificate({
+    subject: `O=Sigil, CN=${names.dns[0] ?? 'sigil-admission'}`,
+    publicKey: key.publicKey,
+    issuer: { certificate: ca, privateKey: caKey.privateKey },
+    notBefore,
+    notAfter,
+    basicConstraints: { cA: false, critical: false },
+    keyUsage: { usages: ['digitalSignature'] },
+    extKeyUsage: { oids: ['1.3.6.1.5.5.7.3.1'] },
+    subjectAltNames: names,
+  });
+  return { caCert: encodeCertificatesPem([ca]), cert: encodeCertificatesPem([leaf, ca]), key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+async function readFlagFile(flag: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new Error(`${flag} ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/**
+ * The TLS material in `dir`: reused when ca.crt, tls.crt and tls.key are all there, generated
+ * (and written, the key mode 0600) when none is; a directory holding only some is refused.
+ */
+export async function ensureTlsDir(dir: string, now: Date): Promise<{ cert: Buffer; key: Buffer; generated: boolean }> {
+  await mkdir(dir, { recursive: true });
+  const present = new Set(await readdir(dir));
+  const wanted = Object.values(TLS_DIR_FILES);
+  const have = wanted.filter((f) => present.has(f));
+  if (have.length === wanted.length) {
+    return { cert: await readFlagFile('--tls-dir', join(dir, TLS_DIR_FILES.cert)), key: await readFlagFile('--tls-dir', join(dir, TLS_DIR_FILES.key)), generated: false };
+  }
+  if (have.length > 0) throw new Error(`--tls-dir ${dir}: has ${have.join(', ')} but not ${wanted.filter((f) => !present.has(f)).join(', ')}; restore them or empty the directory to generate new ones`);
+  const tls = generateServingTls(servingNames(), now);
+  await writeFile(join(dir, TLS_DIR_FILES.key), tls.key, { mode: 0o600 });
+  await writeFile(join(dir, TLS_DIR_FILES.cert), tls.cert);
+  await writeFile(join(dir, TLS_DIR_FILES.ca), tls.caCert);
+  return { cert: Buffer.from(tls.cert), key: Buffer.from(tls.key), generated: true };
+}
+
+/** Builds the config from flags: reads the policies and the TLS files (or the --tls-dir, generating it when empty). */
+export async function loadAdmissionServeConfig(flags: AdmissionServeFlags, now: Date = new Date()): Promise<AdmissionServeConfig> {
+  const { host, port } = parseAddr(flags.addr ?? DEFAULT_ADMISSION_ADDR);
+  if (flags.policies === undefined) throw new Error('--policies PATH is required: a Kyverno policy file or a directory of them');
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  if (flags.tlsCert !== undefined && flags.tlsDir !== undefined) throw new Error('use either --tls-cert/--tls-key or --tls-dir, not both');
+  if (flags.tlsCert === undefined && flags.tlsDir === undefined) throw new Error('TLS is required: pass --tls-cert and --tls-key, or --tls-dir DIR to generate a CA and serving certificate there');
+  const policies = await loadPolicyFiles([flags.policies]);
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+    const tls = { cert: await readFlagFile('--tls-cert', flags.tlsCert), key: await readFlagFile('--tls-key', flags.tlsKey) };
+    return Object.freeze({ host, port, policies, tls, tlsGenerated: false });
+  }
+  const dir = flags.tlsDir ?? '';
+  const { cert, key, generated } = await ensureTlsDir(dir, now);
+  return Object.freeze({ host, port, policies, tls: { cert, key }, tlsDir: dir, tlsGenerated: generated });
+}

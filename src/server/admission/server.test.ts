@@ -1,0 +1,351 @@
+// End-to-end tests of the admission webhook: real HTTPS on loopback with a generated CA, Debian's
+// docker-registry holding Notation's signed and unsigned e2e layouts, and the shared AdmissionReview
+// bodies with their images replaced by the test registry's.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { RegistryClient } from '../../registry/index.js';
+import { freePort, startDockerRegistry, type RunningRegistry } from '../../../test/support/docker-registry.js';
+import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS, SHARED_TESTDATA } from '../../../test/support/shared.js';
+import { ok, runSigil, SIGIL } from '../../../test/support/sigil-cli.js';
+import { createRegistryImageVerifier, ensureTlsDir, loadPolicyFiles, TLS_DIR_FILES } from './config.js';
+import { AdmissionServer } from './server.js';
+
+interface Reply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly text: string;
+}
+
+let home: string;
+let registry: RunningRegistry;
+let ca: string;
+let tls: { cert: Buffer; key: Buffer };
+let cert: string;
+let signed: string;
+let unsigned: string;
+let client: RegistryClient;
+const servers: AdmissionServer[] = [];
+
+function post(port: number, path: string, body: string | Buffer, contentType = 'application/json', method = 'POST'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', headers: { 'content-type': contentType } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type']), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(method === 'GET' ? undefined : body);
+  });
+}
+
+const get = (port: number, path: string) => post(port, path, '', 'text/plain', 'GET');
+
+/** A ClusterPolicy shaped like ../shared/policies/01-check-image-notary.yaml, for Pods (and by autogen their controllers). */
+function policyYaml(options: { name: string; host: string; timeout?: number }): string {
+  const indented = cert
+    .trim()
+    .split('\n')
+    .map((l) => `                      ${l}`)
+    .join('\n');
+  return `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: ${options.name}
+spec:
+  validationFailureAction: Enforce
+  webhookTimeoutSeconds: ${options.timeout ?? 10}
+  rules:
+    - name: check-digest
+      match:
+        any:
+          - resources:
+              kinds:
+                - Pod
+      verifyImages:
+        - type: Notary
+          imageReferences:
+            - "${options.host}/*"
+          attestors:
+            - count: 1
+              entries:
+                - certificates:
+                    cert: |-
+${indented}
+          mutateDigest: true
+          verifyDigest: false
+          required: false
+`;
+}
+
+async function startServer(policy: string, margin?: number): Promise<number> {
+  const file = join(home, `policy-${servers.length}.yaml`);
+  await writeFile(file, policy);
+  const { policies, exceptions } = await loadPolicyFiles([file]);
+  const server = new AdmissionServer({ tls, verifyImage: createRegistryImageVerifier(client), policies: { policies, exceptions }, ...(margin === undefined ? {} : { deadlineMarginMs: margin }) });
+  servers.push(server);
+  return (await server.listen(0, '127.0.0.1')).port;
+}
+
+/** A shared AdmissionReview body with every container image replaced by `image`. */
+async function review(file: string, image: string): Promise<string> {
+  const body = JSON.parse(await readFile(join(SHARED_TESTDATA, 'admission', file), 'utf8')) as { request: { object: Record<string, unknown> } };
+  const replace = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(replace);
+    if (typeof value !== 'object' || value === null) return value;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === 'image' && typeof v === 'string' ? image : k === 'annotations' ? v : replace(v)]));
+  };
+  body.request.object = replace(body.request.object) as Record<string, unknown>;
+  return JSON.stringify(body);
+}
+
+interface ReviewResponse {
+  response: { uid: string; allowed: boolean; status?: { message: string }; patch?: string; patchType?: string; warnings?: string[] };
+}
+
+function decodeResponse(reply: Reply): ReviewResponse['response'] {
+  assert.equal(reply.status, 200, reply.text);
+  assert.equal(reply.contentType, 'application/json');
+  return (JSON.parse(reply.text) as ReviewResponse).response;
+}
+
+let port: number;
+
+before(async () => {
+  home = await mkdtemp(join(tmpdir(), 'sigil-admission-'));
+  registry = await startDockerRegistry();
+  cert = await readFile(join(NOTATION_E2E, 'config/localkeys/e2e.crt'), 'utf8');
+  const env = { env: { SIGIL_CONFIG: join(home, 'sigil'), DOCKER_CONFIG: join(home, 'docker') } };
+  await Promise.all([copyWritable(join(NOTATION_LAYOUTS, 'e2e-valid-signature'), join(home, 'signed')), copyWritable(join(NOTATION_LAYOUTS, 'e2e'), join(home, 'unsigned'))]);
+  signed = `${registry.host}/admission/signed:v1`;
+  unsigned = `${registry.host}/admission/unsigned:v1`;
+  await Promise.all([
+    runSigil(['cp', '-r', '--from-oci-layout', `${join(home, 'signed')}:v1`, signed], env).then(ok),
+    runSigil(['cp', '-r', '--from-oci-layout', `${join(home, 'unsigned')}:v1`, unsigned], env).then(ok),
+  ]);
+  const material = await ensureTlsDir(join(home, 'tls'), new Date());
+  assert.equal(material.generated, true);
+  tls = { cert: material.cert, key: material.key };
+  ca = await readFile(join(home, 'tls', TLS_DIR_FILES.ca), 'utf8');
+  client = new RegistryClient({});
+  port = await startServer(policyYaml({ name: 'check-image', host: registry.host }));
+});
+
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  await registry?.stop();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('AdmissionServer /mutate and /validate', () => {
+  it('admits a signed Pod and pins its digest with a JSONPatch (mutate)', async () => {
+    const response = decodeResponse(await post(port, '/mutate', await review('pod-create.json', signed)));
+    assert.equal(response.uid, '0c9a8d74-9cb7-44dd-b98e-09fd62def2f4');
+    assert.equal(response.allowed, true);
+    assert.equal(response.patchType, 'JSONPatch');
+    const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as Array<{ op: string; path: string; value: string }>;
+    assert.equal(patch.length, 1);
+    assert.equal(patch[0]?.op, 'replace');
+    assert.equal(patch[0]?.path, '/spec/containers/0/image');
+    assert.match(patch[0]?.value ?? '', new RegExp(`^${signed.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`));
+  });
+
+  it('admits a signed Pod without a patch on /validate', async () => {
+    const response = decodeResponse(await post(port, '/validate', await review('pod-create.json', signed)));
+    assert.equal(response.allowed, true);
+    assert.equal(response.patch, undefined);
+  });
+
+  it("denies an unsigned Pod with Kyverno's message shape", async () => {
+    for (const path of ['/mutate', '/validate']) {
+      const response = decodeResponse(await post(port, path, await review('pod-create.json', unsigned)));
+      assert.equal(response.allowed, false);
+      assert.equal(response.patch, undefined);
+      const message = response.status?.message ?? '';
+      assert.match(message, /^\n\nresource Pod\/colin-coder\/echo-pod was blocked due to the following policies \n\ncheck-image:\n {2}check-digest: /);
+      assert.match(message.replace(/\n\s+/g, ' '), /failed to verify image 127\.0\.0\.1:\d+\/admission\/unsigned:v1: \.attestors\[0\]\.entries\[0\]: .*no signature is associated with/);
+    }
+  });
+
+  it('covers a Deployment through autogen: unsigned denied, signed pinned in the pod template', async () => {
+    const denied = decodeResponse(await post(port, '/validate', await review('deployment-create.json', unsigned)));
+    assert.equal(denied.allowed, false);
+    assert.match(denied.status?.message ?? '', /resource Deployment\/[^/]+\/[^ ]+ was blocked due to the following policies/);
+    assert.match(denied.status?.message ?? '', /autogen-check-digest:/);
+    const admitted = decodeResponse(await post(port, '/mutate', await review('deployment-create.json', signed)));
+    assert.equal(admitted.allowed, true);
+    const patch = JSON.parse(Buffer.from(admitted.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string }>;
+    assert.deepEqual(patch.map((p) => p.path), ['/spec/template/spec/containers/0/image']);
+  });
+
+  it('admits a DELETE without verifying anything', async () => {
+    const response = decodeResponse(await post(port, '/validate', await readFile(join(SHARED_TESTDATA, 'admission', 'pod-delete.json'))));
+    assert.equal(response.allowed, true);
+  });
+});
+
+describe('AdmissionServer bad input', () => {
+  it('answers 400 with one line for a body that is not JSON', async () => {
+    const reply = await post(port, '/validate', '{"kind": "AdmissionReview",');
+    assert.equal(reply.status, 400);
+    assert.match(reply.text, /^[^\n]*not JSON[^\n]*\n$/);
+  });
+
+  it('answers 400 for JSON that is not an AdmissionReview', async () => {
+    const reply = await post(port, '/mutate', '{"kind":"Pod"}');
+    assert.equal(reply.status, 400);
+    assert.match(reply.text, /^[^\n]+\n$/);
+  });
+
+  it('answers 413 for a body over 3 MiB, whatever it declares', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 10, 0x20);
+    const reply = await post(port, '/validate', big);
+    assert.equal(reply.status, 413);
+    assert.match(reply.text, /exceeds the 3145728-byte limit/);
+  });
+
+  it('answers 415 for a content type other than JSON', async () => {
+    const reply = await post(port, '/validate', await review('pod-create.json', signed), 'text/yaml');
+    assert.equal(reply.status, 415);
+  });
+
+  it('answers 404 and 405 for other paths and methods', async () => {
+    assert.equal((await get(port, '/nope')).status, 404);
+    assert.equal((await get(port, '/validate')).status, 405);
+  });
+
+  it('still answers /healthz and /readyz after all of that', async () => {
+    assert.deepEqual([(await get(port, '/healthz')).status, (await get(port, '/readyz')).status], [200, 200]);
+  });
+
+  it('is not ready, and denies, before policies are loaded', async () => {
+    const server = new AdmissionServer({ tls, verifyImage: createRegistryImageVerifier(client) });
+    servers.push(server);
+    const p = (await server.listen(0)).port;
+    assert.equal((await get(p, '/readyz')).status, 503);
+    assert.equal((await get(p, '/healthz')).status, 200);
+    const response = decodeResponse(await post(p, '/validate', await review('pod-create.json', signed)));
+    assert.equal(response.allowed, false);
+  });
+});
+
+describe('AdmissionServer registry down', () => {
+  let hanging: TcpServer;
+  const sockets = new Set<Socket>();
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => hanging?.close(() => resolve()));
+  });
+
+  it('denies, saying verification could not complete, when the registry port is closed', async () => {
+    const down = `127.0.0.1:${await freePort()}`;
+    const p = await startServer(policyYaml({ name: 'check-image', host: down, timeout: 5 }));
+    const started = Date.now();
+    const response = decodeResponse(await post(p, '/validate', await review('pod-create.json', `${down}/admission/signed:v1`)));
+    assert.ok(Date.now() - started < 5000);
+    assert.equal(response.allowed, false);
+    assert.match((response.status?.message ?? '').replace(/\n\s+/g, ' '), /verification could not complete: .*cannot connect \(ECONNREFUSED\)/);
+  });
+
+  it('denies within the deadline when the registry accepts connections and never answers', async () => {
+    hanging = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', () => resolve()));
+    const address = hanging.address();
+    const down = `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    // webhookTimeoutSeconds 2, margin 1 s: verification gets 1 s, the answer comes well before 2 s.
+    const p = await startServer(policyYaml({ name: 'check-image', host: down, timeout: 2 }), 1000);
+    const started = Date.now();
+    const response = decodeResponse(await post(p, '/validate', await review('pod-create.json', `${down}/admission/signed:v1`)));
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 900 && elapsed < 2000, `answered after ${elapsed} ms`);
+    assert.equal(response.allowed, false);
+    assert.match((response.status?.message ?? '').replace(/\n\s+/g, ' '), /verification could not complete: .*could not complete in time: the 1s verification deadline passed/);
+  });
+});
+
+describe('AdmissionServer deadline', () => {
+  it('denies at the deadline even when the verifier ignores the abort signal', async () => {
+    const file = join(home, 'stuck.yaml');
+    await writeFile(file, policyYaml({ name: 'check-image', host: registry.host, timeout: 1 }));
+    const { policies, exceptions } = await loadPolicyFiles([file]);
+    const server = new AdmissionServer({ tls, verifyImage: () => new Promise(() => {}), policies: { policies, exceptions } });
+    servers.push(server);
+    const p = (await server.listen(0)).port;
+    const started = Date.now();
+    const response = decodeResponse(await post(p, '/validate', await review('pod-create.json', signed)));
+    assert.ok(Date.now() - started < 1000);
+    assert.equal(response.allowed, false);
+    assert.match(response.status?.message ?? '', /^resource Pod\/colin-coder\/echo-pod was blocked: image verification could not complete in time/);
+  });
+});
+
+describe('sigil admission serve', () => {
+  it('prints one line when listening, serves /readyz, and stops on SIGTERM', async () => {
+    const file = join(home, 'cli-policy.yaml');
+    await writeFile(file, policyYaml({ name: 'check-image', host: registry.host }));
+    const child = spawn(process.execPath, [SIGIL, 'admission', 'serve', '--addr', '127.0.0.1:0', '--policies', file, '--tls-dir', join(home, 'tls')], {
+      env: { ...process.env, SIGIL_CONFIG: join(home, 'sigil'), DOCKER_CONFIG: join(home, 'docker') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    assert.match(line, /^listening on https:\/\/127\.0\.0\.1:\d+ \(1 policy from 1 file, caBundle .*ca\.crt\)$/);
+    const p = Number(/:(\d+) /.exec(line)?.[1]);
+    assert.equal((await get(p, '/readyz')).status, 200);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(out, /sigil admission stopped\n$/);
+  });
+});
+
+describe('AdmissionServer /checkimages', () => {
+  interface Check {
+    verified: boolean;
+    message: string;
+    results: Array<{ image: string; verified: boolean; digest?: string; message: string }>;
+  }
+  const check = async (images: unknown): Promise<Check> => {
+    const reply = await post(port, '/checkimages', JSON.stringify({ images }));
+    assert.equal(reply.status, 200, reply.text);
+    return JSON.parse(reply.text) as Check;
+  };
+
+  it('answers verified true for signed images, with their digests', async () => {
+    const answer = await check([signed]);
+    assert.equal(answer.verified, true);
+    assert.equal(answer.results.length, 1);
+    assert.match(answer.results[0]?.digest ?? '', /^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('answers verified false when any image is unsigned or covered by no rule', async () => {
+    const answer = await check([signed, unsigned, 'docker.io/library/nginx:1.27']);
+    assert.equal(answer.verified, false);
+    assert.deepEqual(answer.results.map((r) => r.verified), [true, false, false]);
+    assert.match(answer.results[1]?.message ?? '', /no signature is associated with/);
+    assert.match(answer.results[2]?.message ?? '', /no verifyImages rule of the loaded policies covers/);
+  });
+
+  it('refuses a body that is not {"images": [...]} with 400', async () => {
+    for (const body of ['nope', '{"images": "x"}', '{"images": [1]}']) {
+      assert.equal((await post(port, '/checkimages', body)).status, 400);
+    }
+    assert.equal((await post(port, '/checkimages', '{"images": []}', 'text/plain')).status, 415);
+  });
+});
