@@ -18,6 +18,7 @@ import { decodeEnvelope, verifySignatureBytes } from './codec.js';
 import { PAYLOAD_CONTENT_TYPE, type DecodedEnvelope, type SigningScheme } from './envelope.js';
 import type { ValidationAction, ValidationType } from './levels.js';
 import { decodePayload } from './payload.js';
+import { isSameArtifact } from './sign.js';
 import type { TrustPolicyStatement } from './trustpolicy.js';
 import type { TrustStore } from './truststore.js';
 
@@ -256,7 +257,7 @@ export class Verifier {
     // notation-go Verify: the signed descriptor must be the artifact's (media type, digest, size) — fatal at every level.
     if (failure === undefined && targetArtifact !== undefined) {
       const a = request.artifact;
-      if (targetArtifact.mediaType !== a.mediaType || targetArtifact.digest !== a.digest || targetArtifact.size !== a.size) {
+      if (!isSameArtifact(targetArtifact, a)) {
         failure = { kind: 'targetArtifact', message: `content descriptor mismatch: the signature is for ${targetArtifact.digest} (${targetArtifact.mediaType}, ${targetArtifact.size} bytes), not ${a.digest} (${a.mediaType}, ${a.size} bytes)` };
       }
     }

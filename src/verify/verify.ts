@@ -107,7 +107,7 @@ export async function verifyArtifact(request: VerifyArtifactRequest): Promise<Ve
   const max = request.maxSignatures ?? DEFAULT_MAX_SIGNATURES;
   if (!Number.isInteger(max) || max <= 0) throw new VerifyError('MAX_SIGNATURES_INVALID', `max-signatures value ${max} must be a positive number`);
   const reference = `${request.scope}@${request.artifact.digest}`;
-  const statement = findApplicableTrustPolicy(request.trustPolicy, reference);
+  const statement = statementFor(request.trustPolicy, request.scope, request.artifact);
   const base = { reference, artifact: request.artifact, statement: { name: statement.name, level: statement.level.name } };
   if (statement.signatureVerification.level === 'skip') {
     return Object.freeze({ ...base, status: 'skipped', signatures: [], verified: undefined, message: undefined });
