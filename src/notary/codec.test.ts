@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SHARED_TESTDATA } from '../../test/support/shared.js';
 import { ALGORITHMS, type AlgorithmInfo } from './algorithm.js';
-import { createRawSigner, decodeEnvelope, encodeEnvelope, isEnvelopeMediaType, MAX_ENVELOPE_SIZE, verifySignatureBytes } from './codec.js';
+import { createRawSigner, decodeEnvelope, encodeEnvelope, isEnvelopeMediaType, verifySignatureBytes } from './codec.js';
+import { MAX_ENVELOPE_BYTES } from '../oci/index.js';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, type EnvelopeMediaType, type SignRequest } from './envelope.js';
 import { EnvelopeError, SigningError } from './errors.js';
 import { encodePayload } from './payload.js';
@@ -51,9 +52,9 @@ describe('decodeEnvelope and encodeEnvelope dispatch on the media type', () => {
     }
   });
 
-  it(`limits envelopes to MAX_ENVELOPE_SIZE, 32 MiB (notation-go maxBlobSizeLimit)`, () => {
-    assert.equal(MAX_ENVELOPE_SIZE, 32 * 1024 * 1024);
-    const tooLarge = new Uint8Array(MAX_ENVELOPE_SIZE + 1);
+  it(`limits envelopes to MAX_ENVELOPE_BYTES, 32 MiB (notation-go maxBlobSizeLimit)`, () => {
+    assert.equal(MAX_ENVELOPE_BYTES, 32 * 1024 * 1024);
+    const tooLarge = new Uint8Array(MAX_ENVELOPE_BYTES + 1);
     for (const mediaType of MEDIA_TYPES) {
       assert.throws(() => decodeEnvelope(mediaType, tooLarge), (e: unknown) => e instanceof EnvelopeError && e.code === 'ENVELOPE_INVALID' && /limit/.test(e.message));
     }

@@ -13,9 +13,6 @@ import { decodeJws, encodeJws, type EnvelopeEncodeOptions } from './jws.js';
 
 export type { EnvelopeEncodeOptions } from './jws.js';
 
-/** Largest envelope Sigil decodes: 32 MiB, notation-go's maxBlobSizeLimit (registry/repository.go). */
-export const MAX_ENVELOPE_SIZE = MAX_ENVELOPE_BYTES;
-
 /** True when Sigil reads and writes envelopes of this media type. */
 export function isEnvelopeMediaType(mediaType: string): mediaType is EnvelopeMediaType {
   return mediaType === JWS_MEDIA_TYPE || mediaType === COSE_MEDIA_TYPE;
@@ -28,12 +25,12 @@ function unsupported(mediaType: string): EnvelopeError {
 /**
  * Decodes an envelope of the given media type (matched exactly, as notation-core-go's envelope
  * registry does); throws EnvelopeError: ENVELOPE_UNSUPPORTED for another media type,
- * ENVELOPE_INVALID beyond MAX_ENVELOPE_SIZE, and whatever the format's decoder finds.
+ * ENVELOPE_INVALID beyond MAX_ENVELOPE_BYTES, and whatever the format's decoder finds.
  */
 export function decodeEnvelope(mediaType: string, bytes: Uint8Array): DecodedEnvelope {
   if (!isEnvelopeMediaType(mediaType)) throw unsupported(mediaType);
-  if (bytes.length > MAX_ENVELOPE_SIZE) {
-    throw new EnvelopeError('ENVELOPE_INVALID', `signature envelope of ${bytes.length} bytes exceeds the ${MAX_ENVELOPE_SIZE}-byte limit`);
+  if (bytes.length > MAX_ENVELOPE_BYTES) {
+    throw new EnvelopeError('ENVELOPE_INVALID', `signature envelope of ${bytes.length} bytes exceeds the ${MAX_ENVELOPE_BYTES}-byte limit`);
   }
   return mediaType === JWS_MEDIA_TYPE ? decodeJws(bytes) : decodeCose(bytes);
 }

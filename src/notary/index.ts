@@ -4,9 +4,10 @@
 
 export { algorithmByName, algorithmForKeySpec, ALGORITHMS } from './algorithm.js';
 export type { AlgorithmInfo, SignatureAlgorithm } from './algorithm.js';
-export { createRawSigner, decodeEnvelope, encodeEnvelope, isEnvelopeMediaType, MAX_ENVELOPE_SIZE, verifySignatureBytes } from './codec.js';
+export { createRawSigner, decodeEnvelope, encodeEnvelope, isEnvelopeMediaType, verifySignatureBytes } from './codec.js';
 export type { EnvelopeEncodeOptions } from './codec.js';
 export { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE } from './envelope.js';
+export { formatRfc3339 } from './jws.js';
 export type {
   DecodedEnvelope,
   EnvelopeContent,
