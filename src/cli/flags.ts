@@ -1,5 +1,4 @@
-// Flag value parsers shared by the signing commands (Go durations for Notation's --expiry, k=v
-// pairs) and the time format their output uses.
+// Flag value parsers shared by the signing commands: Go durations (Notation's --expiry) and k=v pairs.
 
 import { CliError } from './errors.js';
 
@@ -40,9 +39,4 @@ export function parseKeyValues(flag: string, values: readonly string[] | undefin
     out[key] = item.slice(eq + 1);
   }
   return out;
-}
-
-/** RFC 3339 in UTC to the second, as Notation prints times. */
-export function rfc3339(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -22,7 +22,8 @@ import {
 import { decodeCertificates } from '../pki/index.js';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE } from './envelope.js';
 import { SignatureManifestError } from './errors.js';
-import { ANNOTATION_CREATED, ANNOTATION_THUMBPRINT, decodeSignatureManifest, EMPTY_JSON, formatCreated, packSignature, thumbprintsOf } from './signature-manifest.js';
+import { ANNOTATION_CREATED, ANNOTATION_THUMBPRINT, decodeSignatureManifest, EMPTY_JSON, packSignature, thumbprintsOf } from './signature-manifest.js';
+import { formatRfc3339 } from './jws.js';
 
 const chain = createTestChain({ name: 'manifest' });
 const ENVELOPE = new TextEncoder().encode('{"payload":"…","protected":"…","header":{},"signature":"…"}');
@@ -97,7 +98,7 @@ describe('packSignature', () => {
   it('records the signing time as org.opencontainers.image.created, RFC 3339 in UTC to the second', () => {
     assert.equal(ANNOTATION_CREATED, 'org.opencontainers.image.created');
     assert.equal((manifest.annotations as Record<string, string>)[ANNOTATION_CREATED], '2025-03-01T10:00:00Z');
-    assert.equal(formatCreated(new Date('2023-06-27T13:30:33+08:00')), '2023-06-27T05:30:33Z');
+    assert.equal(formatRfc3339(new Date('2023-06-27T13:30:33+08:00')), '2023-06-27T05:30:33Z');
   });
 
   it('keeps plugin annotations but never lets them replace the thumbprints or the created time', () => {

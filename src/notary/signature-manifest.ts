@@ -18,6 +18,7 @@ import {
 } from '../oci/index.js';
 import type { EnvelopeMediaType } from './envelope.js';
 import { SignatureManifestError } from './errors.js';
+import { formatRfc3339 } from './jws.js';
 
 /** Annotation holding the SHA-256 thumbprints of the signing chain, leaf first. */
 export const ANNOTATION_THUMBPRINT = 'io.cncf.notary.x509chain.thumbprint#S256';
@@ -47,11 +48,6 @@ export function thumbprintsOf(chain: readonly Uint8Array[]): string {
   return JSON.stringify(chain.map((der) => createHash('sha256').update(der).digest('hex')));
 }
 
-/** RFC 3339 in UTC to the second, as Notation writes `org.opencontainers.image.created`. */
-export function formatCreated(time: Date): string {
-  return `${time.toISOString().slice(0, 19)}Z`;
-}
-
 /**
  * Packs an envelope as a signature manifest in the form the Notary Project specification and
  * Notation 2 write: `artifactType` = application/vnd.cncf.notary.signature, the empty config,
@@ -70,7 +66,8 @@ export function packSignature(options: {
   const annotations = {
     ...options.annotations,
     [ANNOTATION_THUMBPRINT]: thumbprintsOf(options.certificateChain),
-    [ANNOTATION_CREATED]: formatCreated(options.signingTime),
+    // RFC 3339 in UTC to the second, as Notation writes it.
+    [ANNOTATION_CREATED]: formatRfc3339(options.signingTime),
   };
   const manifest: ImageManifest = {
     kind: 'manifest',

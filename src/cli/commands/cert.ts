@@ -4,10 +4,9 @@
 import { basename, join } from 'node:path';
 import { addSigningKey } from '../../keys/index.js';
 import { decodeCertificates, encodeCertificatesPem, generateTestCertificate } from '../../pki/index.js';
-import { addTrustStoreCertificates, deleteTrustStoreCertificates, isTrustStoreName, listTrustStoreCertificates, type TrustStoreType } from '../../notary/index.js';
+import { addTrustStoreCertificates, deleteTrustStoreCertificates, formatRfc3339, isTrustStoreName, listTrustStoreCertificates, type TrustStoreType } from '../../notary/index.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { rfc3339 } from '../flags.js';
 import { NotationConfig, readBounded, writeAtomic } from '../notation-config.js';
 
 /**
@@ -26,7 +25,7 @@ export async function runCertGenerateTest(ctx: CommandContext, name: string, fla
   const updated = addSigningKey(keys, entry, { makeDefault: flags.default === true }); // refuses an existing name before anything is written
   ctx.stdout.write(`generating RSA Key with ${flags.bits} bits\n`);
   const generated = generateTestCertificate({ name, rsaBits: flags.bits, now: new Date() });
-  ctx.stdout.write(`generated certificate expiring on ${rfc3339(generated.certificate.notAfter)}\n`);
+  ctx.stdout.write(`generated certificate expiring on ${formatRfc3339(generated.certificate.notAfter)}\n`);
   await writeAtomic(keyPath, generated.privateKeyPem, 0o600);
   ctx.stdout.write(`wrote key: ${keyPath}\n`);
   await writeAtomic(certPath, encodeCertificatesPem([generated.certificate]), 0o600);
@@ -67,7 +66,7 @@ export async function runCertShow(ctx: CommandContext, file: string, flags: { ty
   for (const cert of certs) {
     ctx.stdout.write(
       `-----------------------------------------------------------------\n` +
-        `Issuer: ${cert.issuer}\nSubject: ${cert.subject}\nValid from: ${rfc3339(cert.notBefore)}\nValid to: ${rfc3339(cert.notAfter)}\n` +
+        `Issuer: ${cert.issuer}\nSubject: ${cert.subject}\nValid from: ${formatRfc3339(cert.notBefore)}\nValid to: ${formatRfc3339(cert.notAfter)}\n` +
         `IsCA: ${cert.basicConstraints?.cA === true}\nSHA256 Thumbprint: ${cert.sha256Fingerprint}\n`,
     );
   }

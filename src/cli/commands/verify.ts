@@ -3,11 +3,11 @@
 
 import { isReferrerLister, isTag, MEDIA_TYPE_NOTARY_SIGNATURE, type Descriptor } from '../../oci/index.js';
 import { decodeCertificate } from '../../pki/index.js';
-import { decodeEnvelope, decodePayload, FileTrustStore, Verifier } from '../../notary/index.js';
+import { decodeEnvelope, decodePayload, FileTrustStore, formatRfc3339, Verifier } from '../../notary/index.js';
 import { fetchSignature, listSignatures, verifyArtifact, type SignatureSource, type VerificationReport } from '../../verify/index.js';
 import type { CommandContext, OutputFormat } from '../context.js';
 import { CliError } from '../errors.js';
-import { parseKeyValues, rfc3339 } from '../flags.js';
+import { parseKeyValues } from '../flags.js';
 import { NotationConfig } from '../notation-config.js';
 import { resolveRequired, type OpenedTarget } from '../targets.js';
 
@@ -159,9 +159,9 @@ async function inspectOne(source: SignatureSource, sig: Descriptor, signal: Abor
     const signed: Record<string, string> = {
       contentType: envelope.content.payload.contentType,
       signingScheme: info.signedAttributes.signingScheme,
-      [info.signedAttributes.signingScheme === 'notary.x509' ? 'signingTime' : 'authenticSigningTime']: rfc3339(info.signedAttributes.signingTime),
+      [info.signedAttributes.signingScheme === 'notary.x509' ? 'signingTime' : 'authenticSigningTime']: formatRfc3339(info.signedAttributes.signingTime),
     };
-    if (info.signedAttributes.expiry !== undefined) signed.expiry = rfc3339(info.signedAttributes.expiry);
+    if (info.signedAttributes.expiry !== undefined) signed.expiry = formatRfc3339(info.signedAttributes.expiry);
     for (const attr of info.signedAttributes.extendedAttributes) signed[String(attr.key)] = typeof attr.value === 'string' ? attr.value : JSON.stringify(attr.value);
     const unsigned: Record<string, string> = {};
     if (info.unsignedAttributes.signingAgent !== undefined) unsigned.signingAgent = info.unsignedAttributes.signingAgent;
@@ -177,7 +177,7 @@ async function inspectOne(source: SignatureSource, sig: Descriptor, signal: Abor
       unsignedAttributes: unsigned,
       certificates: info.certificateChain.map((der) => {
         const cert = decodeCertificate(der);
-        return { SHA256Fingerprint: cert.sha256Fingerprint, issuedTo: cert.subject, issuedBy: cert.issuer, expiry: rfc3339(cert.notAfter) };
+        return { SHA256Fingerprint: cert.sha256Fingerprint, issuedTo: cert.subject, issuedBy: cert.issuer, expiry: formatRfc3339(cert.notAfter) };
       }),
       signedArtifact: artifact,
     };
