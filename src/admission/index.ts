@@ -20,3 +20,5 @@ export { ADMISSION_REVIEW_API_VERSION, ADMISSION_REVIEW_KIND, ADMISSION_REVIEW_M
 export type { AdmissionOperation, AdmissionPatchOperation, AdmissionRequest, AdmissionResponseInput, DeniedResource, GroupVersionKind, GroupVersionResource, JsonObject, JsonValue, RequestSummary, RuleFailure, UserInfo as RequestUserInfo } from './review.js';
 export { buildPolicyReport, POLICY_REPORT_API_VERSION, POLICY_REPORT_MANAGER, POLICY_REPORT_SOURCE } from './report.js';
 export type { PolicyReport, PolicyReportInput, PolicyResult, PolicyResultInput, PolicySeverity, ReportResult, ReportSummary, ReportTimestamp, ResourceReference } from './report.js';
+export { NOOP_OBSERVER } from './observer.js';
+export type { AdmissionObserver, CacheLookup } from './observer.js';
