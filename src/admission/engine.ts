@@ -15,6 +15,7 @@ import { findException, isInPolicyScope, matchesRule, resolveFailureAction, type
 import { ADMISSION_TRUST_STORE_NAME, policyKey, type AttestorSet, type CertificatesAttestor, type FailureAction, type FailurePolicy, type ImageVerification, type KyvernoPolicy, type NotaryAttestor, type PolicyException, type Rule } from './model.js';
 import { digestPatches, type DigestPin, type PatchOperation } from './patch.js';
 import { denyMessage, type RuleFailure } from './review.js';
+import type { VerifiedBefore } from './record.js';
 import { matchesAnyWildcard } from './wildcard.js';
 import { ImageReferenceError } from './errors.js';
 
@@ -49,6 +50,8 @@ export interface EvaluateImagesInput {
   readonly request: EvaluationRequest;
   readonly verifyImage: VerifyImage;
   readonly signal: AbortSignal;
+  /** For an UPDATE: which digest-pinned images passed before, by the stored object's record (record.ts verifiedBefore). */
+  readonly verifiedBefore?: VerifiedBefore;
 }
 
 /** One verdict, as Kyverno reports it per rule, here per image too. */
@@ -231,6 +234,10 @@ export async function evaluateImages(input: EvaluateImagesInput): Promise<ImageE
             if (!matchesImage(verification.imageReferences, image)) continue;
             if (matchesImage(verification.skipImageReferences, image)) {
               pending.push({ base: at, verdict: Promise.resolve({ result: 'skip', message: `skipped image ${image.reference}: it matches skipImageReferences`, digest: undefined }), pin: undefined });
+              continue;
+            }
+            if (input.verifiedBefore?.(key, rule.name, e.path, image) === true) {
+              pending.push({ base: at, verdict: Promise.resolve({ result: 'pass', message: `image ${image.reference} is unchanged since it was verified (the stored object's record)`, digest: image.digest }), pin: undefined });
               continue;
             }
             pending.push({ base: at, verdict: evaluator.verifyImage(policy, rule, verification, image), pin: verification.mutateDigest ? { path: e.path, image: e.image } : undefined });

@@ -151,10 +151,17 @@ describe('AdmissionServer /mutate and /validate', () => {
     assert.equal(response.allowed, true);
     assert.equal(response.patchType, 'JSONPatch');
     const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as Array<{ op: string; path: string; value: string }>;
-    assert.equal(patch.length, 1);
-    assert.equal(patch[0]?.op, 'replace');
-    assert.equal(patch[0]?.path, '/spec/containers/0/image');
-    assert.match(patch[0]?.value ?? '', new RegExp(`^${signed.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`));
+    // Kyverno's order: the verified-images record first, then the digest pin.
+    assert.deepEqual(patch.map((p) => [p.op, p.path]), [
+      ['add', '/metadata/annotations/kyverno.io~1verify-images'],
+      ['add', '/metadata/annotations/kyverno.io~1verify-images-scoped'],
+      ['replace', '/spec/containers/0/image'],
+    ]);
+    const pinned = patch[2]?.value ?? '';
+    assert.match(pinned, new RegExp(`^${signed.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`));
+    const key = `${registry.host}/admission/signed@${pinned.split('@')[1] ?? ''}`;
+    assert.equal(patch[0]?.value, JSON.stringify({ [key]: 'pass' }));
+    assert.equal(patch[1]?.value, JSON.stringify({ version: 1, policies: { '/check-image': { 'check-digest': { [key]: 'pass' } } } }));
   });
 
   it('admits a signed Pod without a patch on /validate', async () => {
@@ -182,7 +189,66 @@ describe('AdmissionServer /mutate and /validate', () => {
     const admitted = decodeResponse(await post(port, '/mutate', await review('deployment-create.json', signed)));
     assert.equal(admitted.allowed, true);
     const patch = JSON.parse(Buffer.from(admitted.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string }>;
-    assert.deepEqual(patch.map((p) => p.path), ['/spec/template/spec/containers/0/image']);
+    assert.deepEqual(patch.map((p) => p.path), ['/metadata/annotations', '/metadata/annotations/kyverno.io~1verify-images', '/metadata/annotations/kyverno.io~1verify-images-scoped', '/spec/template/spec/containers/0/image']);
+  });
+
+  it("overwrites the request's own verified-images record on /mutate", async () => {
+    const body = JSON.parse(await review('pod-create.json', unsigned)) as { request: { object: { metadata: { annotations?: Record<string, string> } } } };
+    body.request.object.metadata.annotations = { ...body.request.object.metadata.annotations, 'kyverno.io/verify-images-scoped': '{"version":1,"policies":{}}' };
+    // The unsigned image is denied: nothing is patched, so nothing forged is stored either.
+    assert.equal(decodeResponse(await post(port, '/mutate', JSON.stringify(body))).allowed, false);
+    const signedBody = JSON.parse(await review('pod-create.json', signed)) as typeof body;
+    signedBody.request.object.metadata.annotations = { 'kyverno.io/verify-images': '{"evil.example/x:v1":"pass"}' };
+    const response = decodeResponse(await post(port, '/mutate', JSON.stringify(signedBody)));
+    const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as Array<{ op: string; path: string; value: string }>;
+    assert.deepEqual(patch.slice(0, 2).map((p) => [p.op, p.path]), [
+      ['replace', '/metadata/annotations/kyverno.io~1verify-images'],
+      ['add', '/metadata/annotations/kyverno.io~1verify-images-scoped'],
+    ]);
+    assert.doesNotMatch(patch[0]?.value ?? '', /evil/);
+  });
+
+  it('denies on /validate an object whose record claims a pass Sigil did not find', async () => {
+    const digest = await client.repository(registry.host, 'admission/unsigned').resolve('v1', { signal: AbortSignal.timeout(10_000) });
+    const pinned = `${unsigned}@${digest.digest}`;
+    const body = JSON.parse(await review('pod-create.json', pinned)) as { request: { object: { metadata: { annotations?: Record<string, string> } } } };
+    const key = `${registry.host}/admission/unsigned@${digest.digest}`;
+    body.request.object.metadata.annotations = { 'kyverno.io/verify-images-scoped': JSON.stringify({ version: 1, policies: { '/check-image': { 'check-digest': { [key]: 'pass' } } } }) };
+    const response = decodeResponse(await post(port, '/validate', JSON.stringify(body)));
+    assert.equal(response.allowed, false);
+    // The image itself fails verification first; the forged claim never gets a say.
+    assert.match(response.status?.message ?? '', /no signature is associated/);
+  });
+
+  it("refuses on /validate a record claim the verdict does not back, even when the image passes", async () => {
+    const digest = await client.repository(registry.host, 'admission/signed').resolve('v1', { signal: AbortSignal.timeout(10_000) });
+    const pinned = `${signed}@${digest.digest}`;
+    const body = JSON.parse(await review('pod-create.json', pinned)) as { request: { object: { metadata: { annotations?: Record<string, string> } } } };
+    body.request.object.metadata.annotations = { 'kyverno.io/verify-images-scoped': '{"version":2}' };
+    const response = decodeResponse(await post(port, '/validate', JSON.stringify(body)));
+    assert.equal(response.allowed, false);
+    assert.match(response.status?.message ?? '', /annotation kyverno\.io\/verify-images-scoped: unsupported version 2/);
+  });
+
+  it("passes an UPDATE that leaves a pinned image in place on the stored object's record, and verifies a changed one", async () => {
+    const digest = await client.repository(registry.host, 'admission/unsigned').resolve('v1', { signal: AbortSignal.timeout(10_000) });
+    const pinned = `${unsigned}@${digest.digest}`;
+    const key = `${registry.host}/admission/unsigned@${digest.digest}`;
+    const body = JSON.parse(await readFile(join(SHARED_TESTDATA, 'admission', 'pod-update.json'), 'utf8')) as {
+      request: { object: { metadata: { annotations?: Record<string, string> }; spec: { containers: Array<{ image: string }> } }; oldObject: { metadata: { annotations?: Record<string, string> }; spec: { containers: Array<{ image: string }> } } };
+    };
+    const record = JSON.stringify({ version: 1, policies: { '/check-image': { 'check-digest': { [key]: 'pass' } } } });
+    for (const o of [body.request.object, body.request.oldObject]) {
+      for (const c of o.spec.containers) c.image = pinned;
+    }
+    body.request.oldObject.metadata.annotations = { 'kyverno.io/verify-images-scoped': record };
+    body.request.object.metadata.annotations = { 'kyverno.io/verify-images-scoped': record };
+    // The stored record stands for the unchanged image: no registry call decides it.
+    const kept = decodeResponse(await post(port, '/validate', JSON.stringify(body)));
+    assert.equal(kept.allowed, true, kept.status?.message);
+    const changed = structuredClone(body);
+    for (const c of changed.request.object.spec.containers) c.image = unsigned;
+    assert.equal(decodeResponse(await post(port, '/validate', JSON.stringify(changed))).allowed, false);
   });
 
   it('admits a DELETE without verifying anything', async () => {

@@ -5,13 +5,17 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  buildVerificationRecord,
   DEFAULT_WEBHOOK_TIMEOUT_SECONDS,
   decodeAdmissionReview,
   encodeAdmissionResponse,
   evaluateImages,
   MAX_ADMISSION_REVIEW_BYTES,
   requestSummary,
+  recordPatches,
   ReviewError,
+  unbackedClaims,
+  verifiedBefore,
   type AdmissionErrorCode,
   type AdmissionRequest,
   type EvaluationRequest,
@@ -328,7 +332,15 @@ export class AdmissionServer {
     try {
       evaluation = await this.#withDeadline(
         req,
-        (signal) => evaluateImages({ policies: set.policies, exceptions: set.exceptions, request: input, verifyImage: this.#verifyImage, signal }),
+        (signal) =>
+          evaluateImages({
+            policies: set.policies,
+            exceptions: set.exceptions,
+            request: input,
+            verifyImage: this.#verifyImage,
+            signal,
+            ...(request.operation === 'UPDATE' && request.oldObject !== null ? { verifiedBefore: verifiedBefore(request.oldObject, input.kind.kind) } : {}),
+          }),
         (seconds) => ({
           allowed: false,
           message: `resource ${resource} was blocked: image verification could not complete in time (the ${seconds}s deadline passed); denied as failurePolicy Fail requires`,
@@ -343,13 +355,23 @@ export class AdmissionServer {
       }
       throw error;
     }
+    if (!mutate && evaluation.allowed) {
+      // The record is the mutating webhook's to write; a claim Sigil did not make is refused here,
+      // so no stored object carries one for a later UPDATE to rely on.
+      const claims = unbackedClaims(request.object, input.kind.kind, evaluation.results);
+      if (claims.length > 0) {
+        return this.#json(res, encodeAdmissionResponse({ uid: request.uid, allowed: false, message: `resource ${resource} was blocked: ${claims.join('; ')}` }));
+      }
+    }
+    // Kyverno order: the record's annotation patches first, then the digest pins.
+    const patch = mutate && evaluation.allowed ? [...recordPatches(request.object, buildVerificationRecord(evaluation.results)), ...evaluation.patches] : [];
     this.#json(
       res,
       encodeAdmissionResponse({
         uid: request.uid,
         allowed: evaluation.allowed,
         ...(evaluation.message === undefined ? {} : { message: evaluation.message }),
-        ...(mutate && evaluation.allowed ? { patch: evaluation.patches } : {}),
+        ...(patch.length > 0 ? { patch } : {}),
         warnings: evaluation.warnings,
       }),
     );
