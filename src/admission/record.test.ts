@@ -8,7 +8,7 @@ import { normalizeImage, VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATI
 import type { KyvernoPolicy } from './model.js';
 import { applyPatch } from './patch.js';
 import { decodePolicyDocuments } from './policy.js';
-import { buildVerificationRecord, recordImageKey, recordPatches, scopedPolicyKey, unbackedClaims, verifiedBefore } from './record.js';
+import { buildVerificationRecord, policyFingerprint, recordImageKey, recordPatches, scopedPolicyKey, unbackedClaims, VERIFIED_POLICIES_ANNOTATION, verifiedBefore } from './record.js';
 
 const E2E_CERT = readFileSync(join(NOTATION_E2E, 'config/localkeys/e2e.crt'), 'utf8');
 const DIGEST = `sha256:${'a'.repeat(64)}`;
@@ -38,6 +38,24 @@ function pod(images: string[], annotations?: Record<string, string>): Record<str
   };
 }
 
+function checkImagePolicy(cert: string): KyvernoPolicy {
+  const [decoded] = decodePolicyDocuments(
+    JSON.stringify({
+      apiVersion: 'kyverno.io/v1',
+      kind: 'ClusterPolicy',
+      metadata: { name: 'check-image' },
+      spec: {
+        validationFailureAction: 'Enforce',
+        rules: [{ name: 'verify', match: { any: [{ resources: { kinds: ['Pod'] } }] }, verifyImages: [{ type: 'Notary', imageReferences: ['ghcr.io/*'], attestors: [{ entries: [{ certificates: { cert } }] }] }] }],
+      },
+    }),
+    'record.test',
+  ) as KyvernoPolicy[];
+  assert.ok(decoded);
+  return decoded;
+}
+const POLICY = checkImagePolicy(E2E_CERT);
+
 describe('buildVerificationRecord', () => {
   it('keys images by registry/path@digest and cluster policies by /name, as Kyverno 1.19', () => {
     const record = buildVerificationRecord([result({}), result({ policy: 'team/local', rule: 'r2', image: 'nginx', digest: OTHER, result: 'skip' })]);
@@ -64,24 +82,26 @@ describe('buildVerificationRecord', () => {
 describe('recordPatches', () => {
   it('adds the annotations object first when the object has none, then both annotations', () => {
     const object = pod(['ghcr.io/org/app:v1']);
-    const ops = recordPatches(object, buildVerificationRecord([result({})]));
+    const ops = recordPatches(object, buildVerificationRecord([result({})], [POLICY]));
     assert.deepEqual(
       ops.map((o) => [o.op, o.path]),
       [
         ['add', '/metadata/annotations'],
         ['add', '/metadata/annotations/kyverno.io~1verify-images'],
         ['add', '/metadata/annotations/kyverno.io~1verify-images-scoped'],
+        ['add', '/metadata/annotations/sigil.dev~1verified-policies'],
       ],
     );
     const patched = applyPatch(object, ops) as { metadata: { annotations: Record<string, string> } };
     assert.equal(patched.metadata.annotations[VERIFY_IMAGES_ANNOTATION], `{"ghcr.io/org/app@${DIGEST}":"pass"}`);
     assert.equal(patched.metadata.annotations[VERIFY_IMAGES_SCOPED_ANNOTATION], `{"version":1,"policies":{"/check-image":{"verify":{"ghcr.io/org/app@${DIGEST}":"pass"}}}}`);
+    assert.equal(patched.metadata.annotations[VERIFIED_POLICIES_ANNOTATION], JSON.stringify({ '/check-image': policyFingerprint(POLICY) }));
   });
 
   it("replaces the request's own values: the record is never taken from the user", () => {
     const forged = pod(['ghcr.io/org/app:v1'], { [VERIFY_IMAGES_ANNOTATION]: '{"ghcr.io/org/app:v1":"pass"}', [VERIFY_IMAGES_SCOPED_ANNOTATION]: 'junk', team: 'a' });
     const ops = recordPatches(forged, buildVerificationRecord([result({ result: 'fail' })]));
-    assert.deepEqual(ops.map((o) => o.op), ['replace', 'replace']);
+    assert.deepEqual(ops.map((o) => o.op), ['replace', 'replace', 'add']);
     const patched = applyPatch(forged, ops) as { metadata: { annotations: Record<string, string> } };
     assert.equal(patched.metadata.annotations[VERIFY_IMAGES_ANNOTATION], `{"ghcr.io/org/app@${DIGEST}":"fail"}`);
     assert.equal(patched.metadata.annotations['team'], 'a');
@@ -128,26 +148,34 @@ describe('verifiedBefore', () => {
   const pinned = `ghcr.io/org/app:v1@${DIGEST}`;
   const key = `ghcr.io/org/app@${DIGEST}`;
   const path = '/spec/containers/0/image';
-  const stored = pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', key, 'pass') });
+  const under = { [VERIFIED_POLICIES_ANNOTATION]: JSON.stringify({ '/check-image': policyFingerprint(POLICY) }) };
+  const stored = pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', key, 'pass'), ...under });
+  const check = (object: unknown, rule = 'verify', at = path, image = pinned, policies = [POLICY]) => verifiedBefore(object, 'Pod', policies)('check-image', rule, at, normalizeImage(image));
 
-  it('carries over a pinned image left where it was and recorded as passed by the same rule', () => {
-    assert.equal(verifiedBefore(stored, 'Pod')('check-image', 'verify', path, normalizeImage(pinned)), true);
+  it('carries over a pinned image left where it was and recorded as passed by the same rule under the same policy', () => {
+    assert.equal(check(stored), true);
   });
 
   it('does not carry over a changed, moved or tag-only image, another rule, or a failed record', () => {
-    const check = verifiedBefore(stored, 'Pod');
-    assert.equal(check('check-image', 'verify', path, normalizeImage(`ghcr.io/org/app:v1@${OTHER}`)), false);
-    assert.equal(check('check-image', 'verify', '/spec/containers/1/image', normalizeImage(pinned)), false);
-    assert.equal(check('check-image', 'verify', path, normalizeImage('ghcr.io/org/app:v1')), false);
-    assert.equal(check('check-image', 'other', path, normalizeImage(pinned)), false);
-    const failed = pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', key, 'fail') });
-    assert.equal(verifiedBefore(failed, 'Pod')('check-image', 'verify', path, normalizeImage(pinned)), false);
+    assert.equal(check(stored, 'verify', path, `ghcr.io/org/app:v1@${OTHER}`), false);
+    assert.equal(check(stored, 'verify', '/spec/containers/1/image'), false);
+    assert.equal(check(stored, 'verify', path, 'ghcr.io/org/app:v1'), false);
+    assert.equal(check(stored, 'other'), false);
+    assert.equal(check(pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', key, 'fail'), ...under })), false);
+  });
+
+  it('does not carry over a pass reached under another version of the policy, or without its fingerprint (a Kyverno-written record)', () => {
+    const changed = checkImagePolicy(readFileSync(join(NOTATION_E2E, 'config/localkeys/new_e2e.crt'), 'utf8'));
+    assert.equal(check(stored, 'verify', path, pinned, [changed]), false, 'new trust anchors');
+    assert.equal(check(stored, 'verify', path, pinned, []), false, 'the policy is gone');
+    assert.equal(check(pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', key, 'pass') })), false);
+    assert.equal(check(pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', key, 'pass'), [VERIFIED_POLICIES_ANNOTATION]: 'not json' })), false);
   });
 
   it('trusts nothing from a stored object without a readable record', () => {
-    assert.equal(verifiedBefore(pod([pinned]), 'Pod')('check-image', 'verify', path, normalizeImage(pinned)), false);
-    assert.equal(verifiedBefore(pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: 'nope' }), 'Pod')('check-image', 'verify', path, normalizeImage(pinned)), false);
-    assert.equal(verifiedBefore({ kind: 'Pod', spec: { containers: 'bad' } }, 'Pod')('check-image', 'verify', path, normalizeImage(pinned)), false);
+    assert.equal(check(pod([pinned], under)), false);
+    assert.equal(check(pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: 'nope', ...under })), false);
+    assert.equal(check({ kind: 'Pod', metadata: { annotations: stored.metadata }, spec: { containers: 'bad' } }), false);
   });
 });
 
@@ -162,18 +190,6 @@ describe('record keys', () => {
 
 describe('evaluateImages with the stored record', () => {
   const pinned = `ghcr.io/org/app:v1@${DIGEST}`;
-  const [policy] = decodePolicyDocuments(
-    JSON.stringify({
-      apiVersion: 'kyverno.io/v1',
-      kind: 'ClusterPolicy',
-      metadata: { name: 'check-image' },
-      spec: {
-        validationFailureAction: 'Enforce',
-        rules: [{ name: 'verify', match: { any: [{ resources: { kinds: ['Pod'] } }] }, verifyImages: [{ type: 'Notary', imageReferences: ['ghcr.io/*'], attestors: [{ entries: [{ certificates: { cert: E2E_CERT } }] }] }] }],
-      },
-    }),
-    'record.test',
-  ) as KyvernoPolicy[];
 
   it('passes an unchanged pinned image on an UPDATE without calling the verifier, and verifies a new one', async () => {
     const calls: string[] = [];
@@ -181,15 +197,15 @@ describe('evaluateImages with the stored record', () => {
       calls.push(image.image);
       return { status: 'fail', message: 'registry says no' };
     };
-    const stored = pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', `ghcr.io/org/app@${DIGEST}`, 'pass') });
+    const stored = pod([pinned], { [VERIFY_IMAGES_SCOPED_ANNOTATION]: scoped('/check-image', 'verify', `ghcr.io/org/app@${DIGEST}`, 'pass'), [VERIFIED_POLICIES_ANNOTATION]: JSON.stringify({ '/check-image': policyFingerprint(POLICY) }) });
     const updated = pod([pinned, `ghcr.io/org/new:v1@${OTHER}`]);
     const evaluation = await evaluateImages({
-      policies: policy === undefined ? [] : [policy],
+      policies: [POLICY],
       exceptions: [],
       request: { kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'ns', name: 'p', operation: 'UPDATE', labels: {}, namespaceLabels: {}, object: updated },
       verifyImage,
       signal: new AbortController().signal,
-      verifiedBefore: verifiedBefore(stored, 'Pod'),
+      verifiedBefore: verifiedBefore(stored, 'Pod', [POLICY]),
     });
     assert.deepEqual(calls, [`ghcr.io/org/new:v1@${OTHER}`]);
     assert.deepEqual(evaluation.results.map((r) => [r.image, r.result]), [

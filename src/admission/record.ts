@@ -5,6 +5,7 @@
 // Sigil found; an UPDATE that leaves a digest-pinned image where it was passes on the stored
 // object's record, so re-admitting the same object costs no registry call.
 
+import { createHash } from 'node:crypto';
 import type { ImageRuleResult } from './engine.js';
 import { ImageReferenceError, ReviewError } from './errors.js';
 import {
@@ -20,7 +21,28 @@ import {
   type ScopedVerifyImagesAnnotation,
   type VerifyImagesAnnotation,
 } from './images.js';
+import { policyKey, type KyvernoPolicy } from './model.js';
 import { annotationPatches, escapePointerToken, type PatchOperation } from './patch.js';
+
+/**
+ * Sigil's own annotation beside Kyverno's: scoped policy key → fingerprint of the policy the
+ * verdicts were reached under. A stored pass is carried over only while the policy is unchanged,
+ * so new trust anchors, a removed certificate or a Kyverno-written record of the same name never
+ * stand in for a verification.
+ */
+export const VERIFIED_POLICIES_ANNOTATION = 'sigil.dev/verified-policies';
+
+const fingerprints = new WeakMap<KyvernoPolicy, string>();
+
+/** sha256 of the policy's decoded spec (rules, attestors, certificates, actions). */
+export function policyFingerprint(policy: KyvernoPolicy): string {
+  let fingerprint = fingerprints.get(policy);
+  if (fingerprint === undefined) {
+    fingerprint = `sha256:${createHash('sha256').update(JSON.stringify(policy.spec)).digest('hex')}`;
+    fingerprints.set(policy, fingerprint);
+  }
+  return fingerprint;
+}
 
 /** Both annotations' content. */
 export interface VerificationRecord {
@@ -28,6 +50,8 @@ export interface VerificationRecord {
   readonly unscoped: VerifyImagesAnnotation;
   /** policy (`ns/name`, `/name` for a ClusterPolicy) → rule → image → status. */
   readonly scoped: ScopedVerifyImagesAnnotation;
+  /** scoped policy key → policyFingerprint, for the policies in `scoped` that were given. */
+  readonly policies: ReadonlyMap<string, string>;
 }
 
 /** The record's image key, as Kyverno writes it: `registry/path@digest`, or the normalized reference while the digest is unknown. */
@@ -59,7 +83,7 @@ function normalizedOrUndefined(image: string): NormalizedImage | undefined {
 }
 
 /** The record of an evaluation's results: every image a rule decided (pass, fail or skip), keyed by its digest when known. */
-export function buildVerificationRecord(results: readonly ImageRuleResult[]): VerificationRecord {
+export function buildVerificationRecord(results: readonly ImageRuleResult[], policies: readonly KyvernoPolicy[] = []): VerificationRecord {
   const unscoped = new Map<string, ImageVerificationStatus>();
   const scoped = new Map<string, Map<string, Map<string, ImageVerificationStatus>>>();
   for (const r of results) {
@@ -78,7 +102,12 @@ export function buildVerificationRecord(results: readonly ImageRuleResult[]): Ve
     const before = images.get(key);
     if (before === undefined || STATUS_RANK[status] > STATUS_RANK[before]) images.set(key, status);
   }
-  return { unscoped, scoped };
+  const used = new Map<string, string>();
+  for (const policy of policies) {
+    const key = scopedPolicyKey(policyKey(policy));
+    if (scoped.has(key)) used.set(key, policyFingerprint(policy));
+  }
+  return { unscoped, scoped, policies: used };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -104,11 +133,12 @@ export function recordPatches(object: unknown, record: VerificationRecord): Patc
       new Map([
         [VERIFY_IMAGES_ANNOTATION, encodeVerifyImagesAnnotation(record.unscoped)],
         [VERIFY_IMAGES_SCOPED_ANNOTATION, encodeScopedVerifyImagesAnnotation(record.scoped)],
+        [VERIFIED_POLICIES_ANNOTATION, JSON.stringify(Object.fromEntries([...record.policies].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))],
       ]),
     );
   }
   const present = annotationsOf(object);
-  return [VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION]
+  return [VERIFY_IMAGES_ANNOTATION, VERIFY_IMAGES_SCOPED_ANNOTATION, VERIFIED_POLICIES_ANNOTATION]
     .filter((key) => Object.hasOwn(present, key))
     .map((key): PatchOperation => ({ op: 'remove', path: `/metadata/annotations/${escapePointerToken(key)}` }));
 }
@@ -168,6 +198,20 @@ export function unbackedClaims(object: unknown, kind: string, results: readonly 
   return claims;
 }
 
+/** The fingerprints in a stored object's VERIFIED_POLICIES_ANNOTATION; empty when absent or unreadable. */
+function storedFingerprints(object: unknown): Map<string, string> {
+  const value = annotationsOf(object)[VERIFIED_POLICIES_ANNOTATION];
+  if (typeof value !== 'string' || value.length > 64 * 1024) return new Map();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return new Map();
+  }
+  if (!isObject(parsed)) return new Map();
+  return new Map(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
 /** Answers whether an image at a pointer passed a rule before, by the stored object's record. */
 export type VerifiedBefore = (policy: string, rule: string, path: string, image: NormalizedImage) => boolean;
 
@@ -177,11 +221,12 @@ export const NOTHING_VERIFIED_BEFORE: VerifiedBefore = () => false;
 /**
  * For an UPDATE: true when the image is pinned to a digest, sits at the same JSON pointer in the
  * stored object (`oldObject`) spelled the same way, and the stored object's scoped record says the
- * same policy and rule passed or skipped it. The stored record got there through this webhook
+ * same policy and rule passed or skipped it, under the policy exactly as it is now (its
+ * fingerprint in VERIFIED_POLICIES_ANNOTATION). The stored record got there through this webhook
  * (mutate overwrites it, validate refuses unbacked claims), so it is Sigil's word; a tag-only
  * image is never carried over, since its tag may have moved.
  */
-export function verifiedBefore(oldObject: unknown, kind: string): VerifiedBefore {
+export function verifiedBefore(oldObject: unknown, kind: string, policies: readonly KyvernoPolicy[]): VerifiedBefore {
   let record: ScopedVerifyImagesAnnotation | undefined;
   try {
     record = scopedRecordOf(oldObject);
@@ -191,6 +236,8 @@ export function verifiedBefore(oldObject: unknown, kind: string): VerifiedBefore
   }
   if (record === undefined) return NOTHING_VERIFIED_BEFORE;
   const stored = record;
+  const under = storedFingerprints(oldObject);
+  const current = new Map(policies.map((p) => [scopedPolicyKey(policyKey(p)), policyFingerprint(p)]));
   let before: Map<string, string>;
   try {
     before = new Map(extractImages(oldObject, kind).map((e) => [e.path, e.image]));
@@ -200,7 +247,9 @@ export function verifiedBefore(oldObject: unknown, kind: string): VerifiedBefore
   }
   return (policy, rule, path, image) => {
     if (image.digest === undefined || before.get(path) !== image.image) return false;
-    const status = stored.get(scopedPolicyKey(policy))?.get(rule)?.get(recordImageKey(image, undefined));
+    const key = scopedPolicyKey(policy);
+    if (under.get(key) === undefined || under.get(key) !== current.get(key)) return false;
+    const status = stored.get(key)?.get(rule)?.get(recordImageKey(image, undefined));
     return status === 'pass' || status === 'skip';
   };
 }

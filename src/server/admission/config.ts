@@ -28,6 +28,7 @@ export interface AdmissionServeFlags {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsDir?: string;
+  readonly reportsDir?: string;
 }
 
 /** Policies and exceptions read from files. */
@@ -49,6 +50,12 @@ export interface AdmissionServeConfig {
   readonly tlsDir?: string;
   /** True when this run generated the TLS material (the directory was empty). */
   readonly tlsGenerated: boolean;
+  /** The files the serving chain and key were read from, watched for renewal. */
+  readonly tlsFiles: { readonly cert: string; readonly key: string };
+  /** The `--policies` path (file or directory), watched for changes. */
+  readonly policyPath: string;
+  /** `--reports-dir`: PolicyReports of admitted resources are written there as JSON. */
+  readonly reportsDir?: string;
 }
 
 /** Files named on the command line, directories expanded to their `.yaml`, `.yml` and `.json` files (sorted). */
@@ -161,12 +168,19 @@ export async function loadAdmissionServeConfig(flags: AdmissionServeFlags, now: 
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   if (flags.tlsCert !== undefined && flags.tlsDir !== undefined) throw new Error('use either --tls-cert/--tls-key or --tls-dir, not both');
   if (flags.tlsCert === undefined && flags.tlsDir === undefined) throw new Error('TLS is required: pass --tls-cert and --tls-key, or --tls-dir DIR to generate a CA and serving certificate there');
+  if (flags.reportsDir === '') throw new Error('--reports-dir: give a directory');
   const policies = await loadPolicyFiles([flags.policies]);
+  const common = { host, port, policies, policyPath: flags.policies, ...(flags.reportsDir === undefined ? {} : { reportsDir: flags.reportsDir }) };
   if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
-    const tls = { cert: await readFlagFile('--tls-cert', flags.tlsCert), key: await readFlagFile('--tls-key', flags.tlsKey) };
-    return Object.freeze({ host, port, policies, tls, tlsGenerated: false });
+    const tls = await readTlsPair({ cert: flags.tlsCert, key: flags.tlsKey });
+    return Object.freeze({ ...common, tls, tlsGenerated: false, tlsFiles: { cert: flags.tlsCert, key: flags.tlsKey } });
   }
   const dir = flags.tlsDir ?? '';
   const { cert, key, generated } = await ensureTlsDir(dir, now);
-  return Object.freeze({ host, port, policies, tls: { cert, key }, tlsDir: dir, tlsGenerated: generated });
+  return Object.freeze({ ...common, tls: { cert, key }, tlsDir: dir, tlsGenerated: generated, tlsFiles: { cert: join(dir, TLS_DIR_FILES.cert), key: join(dir, TLS_DIR_FILES.key) } });
+}
+
+/** Reads a serving chain and key (as --tls-cert and --tls-key name them). */
+export async function readTlsPair(files: { readonly cert: string; readonly key: string }): Promise<{ cert: Buffer; key: Buffer }> {
+  return { cert: await readFlagFile('--tls-cert', files.cert), key: await readFlagFile('--tls-key', files.key) };
 }

@@ -17,5 +17,19 @@ it('exports exactly the admission server surface', () => {
     'loadAdmissionServeConfig',
     'loadPolicyFiles',
     'servingNames',
-  ]);
+    'readTlsPair',
+    'DEFAULT_MAX_REPORTS',
+    'ReportStore',
+    'ruleResults',
+    'writeReportFile',
+    'DEFAULT_RELOAD_INTERVAL_MS',
+    'fingerprintFiles',
+    'watchSources',
+    'ADMISSION_DURATION_BUCKETS',
+    'AdmissionMetrics',
+    'aggregateRuleResults',
+    'KYVERNO_DURATION_BUCKETS',
+    'metricValue',
+    'parseExposition',
+  ].sort());
 });

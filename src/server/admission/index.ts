@@ -1,7 +1,13 @@
 // The admission webhook server: `sigil admission serve` over HTTPS.
 // Implements admission.k8s.io/v1 AdmissionReview webhooks (/validate, /mutate) and Kyverno's apiCall verifier contract (/checkimages).
 
-export { ADMISSION_SERVICE, createRegistryImageVerifier, DEFAULT_ADMISSION_ADDR, ensureTlsDir, expandPaths, generateServingTls, loadAdmissionServeConfig, loadPolicyFiles, servingNames, TLS_DIR_FILES } from './config.js';
+export { ADMISSION_SERVICE, createRegistryImageVerifier, DEFAULT_ADMISSION_ADDR, ensureTlsDir, expandPaths, generateServingTls, loadAdmissionServeConfig, loadPolicyFiles, readTlsPair, servingNames, TLS_DIR_FILES } from './config.js';
 export type { AdmissionServeConfig, AdmissionServeFlags, GeneratedTls, LoadedPolicies } from './config.js';
 export { AdmissionServer, MAX_CHECK_IMAGES, MAX_CHECK_IMAGES_BYTES } from './server.js';
 export type { AdmissionPolicySet, AdmissionServerOptions, CheckImageResult, CheckImagesResponse } from './server.js';
+export { DEFAULT_MAX_REPORTS, ReportStore, ruleResults, writeReportFile } from './reports.js';
+export type { ReportEntry, ReportSink, ReportStoreOptions } from './reports.js';
+export { DEFAULT_RELOAD_INTERVAL_MS, fingerprintFiles, watchSources } from './reload.js';
+export type { Watch, WatchOptions } from './reload.js';
+export { ADMISSION_DURATION_BUCKETS, AdmissionMetrics, aggregateRuleResults, KYVERNO_DURATION_BUCKETS, metricValue, parseExposition } from './metrics.js';
+export type { AdmissionWebhook, MetricSample, ObservedCheckImages, ObservedRequest, ObservedReview, RuleOutcome } from './metrics.js';

@@ -15,6 +15,8 @@ import { freePort, startDockerRegistry, type RunningRegistry } from '../../../te
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS, SHARED_TESTDATA } from '../../../test/support/shared.js';
 import { ok, runSigil, SIGIL } from '../../../test/support/sigil-cli.js';
 import { createRegistryImageVerifier, ensureTlsDir, loadPolicyFiles, TLS_DIR_FILES } from './config.js';
+import { AdmissionMetrics, metricValue } from './metrics.js';
+import { ReportStore } from './reports.js';
 import { AdmissionServer } from './server.js';
 
 interface Reply {
@@ -85,11 +87,17 @@ ${indented}
 `;
 }
 
-async function startServer(policy: string, margin?: number): Promise<number> {
+async function startServer(policy: string, margin?: number, reports?: ReportStore): Promise<number> {
   const file = join(home, `policy-${servers.length}.yaml`);
   await writeFile(file, policy);
   const { policies, exceptions } = await loadPolicyFiles([file]);
-  const server = new AdmissionServer({ tls, verifyImage: createRegistryImageVerifier(client), policies: { policies, exceptions }, ...(margin === undefined ? {} : { deadlineMarginMs: margin }) });
+  const server = new AdmissionServer({
+    tls,
+    verifyImage: createRegistryImageVerifier(client),
+    policies: { policies, exceptions },
+    ...(margin === undefined ? {} : { deadlineMarginMs: margin }),
+    ...(reports === undefined ? {} : { reports }),
+  });
   servers.push(server);
   return (await server.listen(0, '127.0.0.1')).port;
 }
@@ -155,9 +163,10 @@ describe('AdmissionServer /mutate and /validate', () => {
     assert.deepEqual(patch.map((p) => [p.op, p.path]), [
       ['add', '/metadata/annotations/kyverno.io~1verify-images'],
       ['add', '/metadata/annotations/kyverno.io~1verify-images-scoped'],
+      ['add', '/metadata/annotations/sigil.dev~1verified-policies'],
       ['replace', '/spec/containers/0/image'],
     ]);
-    const pinned = patch[2]?.value ?? '';
+    const pinned = patch[3]?.value ?? '';
     assert.match(pinned, new RegExp(`^${signed.replace(/[.]/g, '\\.')}@sha256:[0-9a-f]{64}$`));
     const key = `${registry.host}/admission/signed@${pinned.split('@')[1] ?? ''}`;
     assert.equal(patch[0]?.value, JSON.stringify({ [key]: 'pass' }));
@@ -189,7 +198,7 @@ describe('AdmissionServer /mutate and /validate', () => {
     const admitted = decodeResponse(await post(port, '/mutate', await review('deployment-create.json', signed)));
     assert.equal(admitted.allowed, true);
     const patch = JSON.parse(Buffer.from(admitted.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string }>;
-    assert.deepEqual(patch.map((p) => p.path), ['/metadata/annotations', '/metadata/annotations/kyverno.io~1verify-images', '/metadata/annotations/kyverno.io~1verify-images-scoped', '/spec/template/spec/containers/0/image']);
+    assert.deepEqual(patch.map((p) => p.path), ['/metadata/annotations', '/metadata/annotations/kyverno.io~1verify-images', '/metadata/annotations/kyverno.io~1verify-images-scoped', '/metadata/annotations/sigil.dev~1verified-policies', '/spec/template/spec/containers/0/image']);
   });
 
   it("overwrites the request's own verified-images record on /mutate", async () => {
@@ -201,9 +210,10 @@ describe('AdmissionServer /mutate and /validate', () => {
     signedBody.request.object.metadata.annotations = { 'kyverno.io/verify-images': '{"evil.example/x:v1":"pass"}' };
     const response = decodeResponse(await post(port, '/mutate', JSON.stringify(signedBody)));
     const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as Array<{ op: string; path: string; value: string }>;
-    assert.deepEqual(patch.slice(0, 2).map((p) => [p.op, p.path]), [
+    assert.deepEqual(patch.slice(0, 3).map((p) => [p.op, p.path]), [
       ['replace', '/metadata/annotations/kyverno.io~1verify-images'],
       ['add', '/metadata/annotations/kyverno.io~1verify-images-scoped'],
+      ['add', '/metadata/annotations/sigil.dev~1verified-policies'],
     ]);
     assert.doesNotMatch(patch[0]?.value ?? '', /evil/);
   });
@@ -241,8 +251,12 @@ describe('AdmissionServer /mutate and /validate', () => {
     for (const o of [body.request.object, body.request.oldObject]) {
       for (const c of o.spec.containers) c.image = pinned;
     }
-    body.request.oldObject.metadata.annotations = { 'kyverno.io/verify-images-scoped': record };
-    body.request.object.metadata.annotations = { 'kyverno.io/verify-images-scoped': record };
+    // What /mutate wrote when the Pod was created: the record and the policy it was reached under.
+    const created = decodeResponse(await post(port, '/mutate', await review('pod-create.json', signed)));
+    const written = (JSON.parse(Buffer.from(created.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string; value: string }>).find((p) => p.path.endsWith('sigil.dev~1verified-policies'));
+    const annotations = { 'kyverno.io/verify-images-scoped': record, 'sigil.dev/verified-policies': written?.value ?? '' };
+    body.request.oldObject.metadata.annotations = annotations;
+    body.request.object.metadata.annotations = annotations;
     // The stored record stands for the unchanged image: no registry call decides it.
     const kept = decodeResponse(await post(port, '/validate', JSON.stringify(body)));
     assert.equal(kept.allowed, true, kept.status?.message);
@@ -254,6 +268,82 @@ describe('AdmissionServer /mutate and /validate', () => {
   it('admits a DELETE without verifying anything', async () => {
     const response = decodeResponse(await post(port, '/validate', await readFile(join(SHARED_TESTDATA, 'admission', 'pod-delete.json'))));
     assert.equal(response.allowed, true);
+  });
+});
+
+describe('AdmissionServer PolicyReports', () => {
+  let auditPort: number;
+  let reportsDir: string;
+  before(async () => {
+    reportsDir = join(home, 'reports');
+    const audit = policyYaml({ name: 'audit-image', host: registry.host }).replace('validationFailureAction: Enforce', 'validationFailureAction: Audit').replace('mutateDigest: true', 'mutateDigest: false');
+    auditPort = await startServer(audit, undefined, new ReportStore({ dir: reportsDir }));
+  });
+
+  async function reports(query = ''): Promise<Array<{ metadata: { name: string; namespace?: string }; results: Array<{ policy: string; rule: string; result: string; message: string }>; scope?: { name: string } }>> {
+    const reply = await get(auditPort, `/reports${query}`);
+    assert.equal(reply.status, 200);
+    return (JSON.parse(reply.text) as { items: [] }).items;
+  }
+
+  it('admits an unsigned Pod under Audit and reports a fail naming the Pod, in memory and in --reports-dir', async () => {
+    const response = decodeResponse(await post(auditPort, '/validate', await review('pod-create-validating-stage.json', unsigned)));
+    assert.equal(response.allowed, true);
+    let items = await reports();
+    for (let i = 0; i < 50 && items.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      items = await reports();
+    }
+    assert.equal(items.length, 1);
+    const [report] = items;
+    assert.equal(report?.metadata.name, 'sigil-41a928a7-73f4-419f-bd64-de11f4f0a8ca');
+    assert.equal(report?.scope?.name, 'hello-world');
+    assert.deepEqual(report?.results.map((r) => [r.policy, r.rule, r.result]), [['audit-image', 'check-digest', 'fail']]);
+    assert.match(report?.results[0]?.message ?? '', /no signature is associated/);
+    const path = join(reportsDir, 'default', `${report?.metadata.name ?? ''}.json`);
+    // The answer does not wait for the file; it follows the in-memory report shortly.
+    let text: string | undefined;
+    for (let i = 0; i < 50 && text === undefined; i++) text = await readFile(path, 'utf8').catch(async () => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 20)));
+    const file = JSON.parse(text ?? '{}') as { results: unknown[] };
+    assert.equal(file.results.length, 1);
+    assert.equal((await reports('?namespace=default')).length, 1);
+    assert.equal((await reports('?namespace=other')).length, 0);
+  });
+
+  it('records nothing for a dry run or on /mutate', async () => {
+    const before = (await reports()).length;
+    assert.equal(decodeResponse(await post(auditPort, '/validate', await review('pod-create-dryrun.json', unsigned))).allowed, true);
+    assert.equal(decodeResponse(await post(auditPort, '/mutate', await review('pod-create.json', unsigned))).allowed, true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await reports()).length, before);
+  });
+});
+
+describe('AdmissionServer /metrics', () => {
+  it("counts reviews and rule results under Sigil's and Kyverno's names", async () => {
+    const metrics = new AdmissionMetrics();
+    const file = join(home, 'metrics-policy.yaml');
+    await writeFile(file, policyYaml({ name: 'metered', host: registry.host }));
+    const { policies, exceptions } = await loadPolicyFiles([file]);
+    const server = new AdmissionServer({ tls, verifyImage: createRegistryImageVerifier(client), policies: { policies, exceptions }, metrics });
+    servers.push(server);
+    const metered = (await server.listen(0, '127.0.0.1')).port;
+    assert.equal(decodeResponse(await post(metered, '/validate', await review('pod-create.json', unsigned))).allowed, false);
+    assert.equal(decodeResponse(await post(metered, '/mutate', await review('pod-create.json', signed))).allowed, true);
+    const reply = await get(metered, '/metrics');
+    assert.equal(reply.status, 200);
+    assert.match(reply.contentType, /^text\/plain/);
+    const value = (name: string, labels: Record<string, string>) => metricValue(reply.text, name, labels);
+    assert.equal(value('sigil_admission_requests_total', { webhook: 'validate', allowed: 'false', kind: 'Pod' }), 1);
+    assert.equal(value('sigil_admission_requests_total', { webhook: 'mutate', allowed: 'true' }), 1);
+    assert.equal(value('kyverno_admission_requests_total', { request_webhook: 'ValidatingWebhookConfiguration', request_allowed: 'false', resource_namespace: 'colin-coder' }), 1);
+    assert.equal(value('sigil_policy_results_total', { policy: 'metered', rule: 'check-digest', result: 'fail' }), 1);
+    assert.equal(value('kyverno_policy_results_total', { policy_name: 'metered', rule_result: 'fail', rule_type: 'imageVerify' }), 1);
+    assert.equal(value('sigil_admission_review_duration_seconds_count', {}), 2);
+  });
+
+  it('answers 404 for /metrics on a server started without metrics', async () => {
+    assert.equal((await get(port, '/metrics')).status, 404);
   });
 });
 

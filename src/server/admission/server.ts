@@ -2,6 +2,7 @@
 // Kyverno apiCall verifier endpoint /checkimages, and /healthz, /readyz, over node:https.
 
 import { createServer, type Server } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -18,6 +19,7 @@ import {
   verifiedBefore,
   type AdmissionErrorCode,
   type AdmissionRequest,
+  type AdmissionResponseInput,
   type EvaluationRequest,
   type ImageEvaluation,
   type KyvernoPolicy,
@@ -25,6 +27,8 @@ import {
   type Rule,
   type VerifyImage,
 } from '../../admission/index.js';
+import type { AdmissionMetrics } from './metrics.js';
+import { ReportStore } from './reports.js';
 
 /** Kyverno caps webhook timeouts at 30 s, as the apiserver does (reference §3c). */
 const MAX_WEBHOOK_TIMEOUT_SECONDS = 30;
@@ -55,6 +59,14 @@ export interface AdmissionServerOptions {
    * gives up; at most half the timeout is taken. Default 1000 ms.
    */
   readonly deadlineMarginMs?: number;
+  /** Where PolicyReports of admitted resources go; GET /reports lists them. Default: kept in memory only. */
+  readonly reports?: ReportStore;
+  /** Told about failures outside any request's answer (a report that could not be written). */
+  readonly onError?: (error: unknown) => void;
+  /** Records requests, results and verification facts; GET /metrics serves them. */
+  readonly metrics?: AdmissionMetrics;
+  /** A namespace's labels as the cluster has them, for namespaceSelector; undefined when unknown. */
+  readonly namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
 }
 
 /** HTTP status of each review decoding error (one table, STYLE.md rule 7). */
@@ -112,8 +124,8 @@ function stringMap(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
-/** The engine's view of an AdmissionRequest; standalone, a namespace's labels are only its name label. */
-function evaluationRequest(request: AdmissionRequest): EvaluationRequest {
+/** The engine's view of an AdmissionRequest; without `namespaceLabels` (standalone) a namespace's labels are only its name label. */
+function evaluationRequest(request: AdmissionRequest, namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined): EvaluationRequest {
   const summary = requestSummary(request);
   const metadata = isObject(request.object?.metadata) ? request.object.metadata : {};
   return {
@@ -124,7 +136,7 @@ function evaluationRequest(request: AdmissionRequest): EvaluationRequest {
     operation: request.operation,
     labels: stringMap(metadata.labels),
     annotations: stringMap(metadata.annotations),
-    namespaceLabels: summary.namespace === '' ? {} : { 'kubernetes.io/metadata.name': summary.namespace },
+    namespaceLabels: summary.namespace === '' ? {} : { ...namespaceLabels?.(summary.namespace), 'kubernetes.io/metadata.name': summary.namespace },
     userInfo: { username: request.userInfo.username, groups: request.userInfo.groups },
     object: request.object,
   };
@@ -188,9 +200,13 @@ export class AdmissionServer {
   #policies: AdmissionPolicySet | undefined;
   #checkPolicies: KyvernoPolicy[] = [];
   #server: Server | undefined;
+  readonly #reports: ReportStore;
+  #tls: { readonly cert: Buffer | string; readonly key: Buffer | string };
 
   constructor(options: AdmissionServerOptions) {
     this.#options = options;
+    this.#reports = options.reports ?? new ReportStore();
+    this.#tls = options.tls;
     this.#verifyImage = deadlineAware(options.verifyImage);
     if (options.policies !== undefined) this.setPolicies(options.policies);
   }
@@ -199,6 +215,17 @@ export class AdmissionServer {
   setPolicies(set: AdmissionPolicySet): void {
     this.#policies = set;
     this.#checkPolicies = checkImagesPolicies(set.policies);
+  }
+
+  /**
+   * Serves new connections with this certificate chain and key (a renewed serving certificate);
+   * open connections keep theirs. Throws, changing nothing, when the pair is not usable.
+   */
+  setTls(tls: { readonly cert: Buffer | string; readonly key: Buffer | string }): void {
+    // createSecureContext checks that the key matches the certificate before anything is replaced.
+    createSecureContext({ cert: tls.cert, key: tls.key });
+    this.#tls = tls;
+    this.#server?.setSecureContext({ cert: tls.cert, key: tls.key });
   }
 
   /** The webhook timeout in seconds: the largest of the policies', else 10, capped at 30. */
@@ -217,7 +244,7 @@ export class AdmissionServer {
   async listen(port: number, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
     if (this.#server !== undefined) throw new Error('the admission server is already listening');
     // Kyverno's server uses 30 s read and write timeouts; headers must come sooner.
-    const server = createServer({ cert: this.#options.tls.cert, key: this.#options.tls.key, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 }, (req, res) => {
+    const server = createServer({ cert: this.#tls.cert, key: this.#tls.key, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000 }, (req, res) => {
       this.#handle(req, res).catch(() => {
         // #handle answers every failure itself; this only guards against a throw while answering
         if (!res.headersSent) res.writeHead(500).end();
@@ -263,11 +290,17 @@ export class AdmissionServer {
         case '/mutate':
           if (req.method !== 'POST') return this.#text(res, 405, `${path}: use POST with an AdmissionReview body`);
           return await this.#review(req, res, path === '/mutate');
+        case '/metrics':
+          if (req.method !== 'GET') return this.#text(res, 405, '/metrics: use GET');
+          return await this.#metrics(res);
+        case '/reports':
+          if (req.method !== 'GET') return this.#text(res, 405, '/reports: use GET');
+          return this.#reportList(req, res);
         case '/checkimages':
           if (req.method !== 'POST') return this.#text(res, 405, '/checkimages: use POST with {"images": [...]}');
           return await this.#checkImages(req, res);
         default:
-          return this.#text(res, 404, `${path ?? '/'}: not found; the webhook serves /validate, /mutate, /checkimages, /healthz and /readyz`);
+          return this.#text(res, 404, `${path ?? '/'}: not found; the webhook serves /validate, /mutate, /checkimages, /reports, /metrics, /healthz and /readyz`);
       }
     } catch (error) {
       if (error instanceof HttpProblem) return this.#text(res, error.status, error.message);
@@ -315,18 +348,39 @@ export class AdmissionServer {
   }
 
   async #review(req: IncomingMessage, res: ServerResponse, mutate: boolean): Promise<void> {
+    const started = performance.now();
     const body = await readBody(req, MAX_ADMISSION_REVIEW_BYTES);
     const request = decodeAdmissionReview(body, req.headers['content-type']);
+    const { response, evaluation, input } = await this.#decide(req, request, mutate);
+    this.#json(res, encodeAdmissionResponse(response));
+    const metrics = this.#options.metrics;
+    if (metrics === undefined) return;
+    const observed = {
+      webhook: mutate ? ('mutate' as const) : ('validate' as const),
+      kind: request.kind.kind,
+      namespace: input?.namespace ?? request.namespace,
+      operation: request.operation,
+      dryRun: request.dryRun,
+      allowed: response.allowed,
+      seconds: (performance.now() - started) / 1000,
+    };
+    metrics.observeReview(observed);
+    // Rule results are counted once per request, at the validating stage (the one every install has).
+    if (!mutate && evaluation !== undefined) metrics.observeResults(observed, this.#policies?.policies ?? [], evaluation.results);
+  }
+
+  /** The answer to one decoded review, with the evaluation behind it when there was one. */
+  async #decide(req: IncomingMessage, request: AdmissionRequest, mutate: boolean): Promise<{ response: AdmissionResponseInput; evaluation?: ImageEvaluation; input?: EvaluationRequest }> {
     const set = this.#policies;
     if (set === undefined) {
       // Not ready: never a silent allow.
-      return this.#json(res, encodeAdmissionResponse({ uid: request.uid, allowed: false, message: 'sigil admission: policies are not loaded yet; retry shortly', code: 503 }));
+      return { response: { uid: request.uid, allowed: false, message: 'sigil admission: policies are not loaded yet; retry shortly', code: 503 } };
     }
     // Kyverno skips DELETE and CONNECT for image verification: there is no new object to check.
     if (request.operation === 'DELETE' || request.operation === 'CONNECT' || request.object === null) {
-      return this.#json(res, encodeAdmissionResponse({ uid: request.uid, allowed: true }));
+      return { response: { uid: request.uid, allowed: true } };
     }
-    const input = evaluationRequest(request);
+    const input = evaluationRequest(request, this.#options.namespaceLabels);
     const resource = `${input.kind.kind}/${input.namespace}/${input.name}`;
     let evaluation: ImageEvaluation;
     try {
@@ -339,7 +393,7 @@ export class AdmissionServer {
             request: input,
             verifyImage: this.#verifyImage,
             signal,
-            ...(request.operation === 'UPDATE' && request.oldObject !== null ? { verifiedBefore: verifiedBefore(request.oldObject, input.kind.kind) } : {}),
+            ...(request.operation === 'UPDATE' && request.oldObject !== null ? { verifiedBefore: verifiedBefore(request.oldObject, input.kind.kind, set.policies) } : {}),
           }),
         (seconds) => ({
           allowed: false,
@@ -351,7 +405,7 @@ export class AdmissionServer {
       );
     } catch (error) {
       if (error instanceof ReviewError && error.code === 'RESOURCE_INVALID') {
-        return this.#json(res, encodeAdmissionResponse({ uid: request.uid, allowed: false, message: `resource ${resource}: ${error.message}`, code: 400 }));
+        return { response: { uid: request.uid, allowed: false, message: `resource ${resource}: ${error.message}`, code: 400 }, input };
       }
       throw error;
     }
@@ -359,27 +413,56 @@ export class AdmissionServer {
       // The record is the mutating webhook's to write; a claim Sigil did not make is refused here,
       // so no stored object carries one for a later UPDATE to rely on.
       const claims = unbackedClaims(request.object, input.kind.kind, evaluation.results);
-      if (claims.length > 0) {
-        return this.#json(res, encodeAdmissionResponse({ uid: request.uid, allowed: false, message: `resource ${resource} was blocked: ${claims.join('; ')}` }));
-      }
+      if (claims.length > 0) return { response: { uid: request.uid, allowed: false, message: `resource ${resource} was blocked: ${claims.join('; ')}` }, evaluation, input };
     }
+    if (!mutate && evaluation.allowed && !request.dryRun) this.#recordReport(request, input, evaluation);
     // Kyverno order: the record's annotation patches first, then the digest pins.
-    const patch = mutate && evaluation.allowed ? [...recordPatches(request.object, buildVerificationRecord(evaluation.results)), ...evaluation.patches] : [];
-    this.#json(
-      res,
-      encodeAdmissionResponse({
+    const patch = mutate && evaluation.allowed ? [...recordPatches(request.object, buildVerificationRecord(evaluation.results, set.policies)), ...evaluation.patches] : [];
+    return {
+      response: {
         uid: request.uid,
         allowed: evaluation.allowed,
         ...(evaluation.message === undefined ? {} : { message: evaluation.message }),
         ...(patch.length > 0 ? { patch } : {}),
         warnings: evaluation.warnings,
-      }),
-    );
+      },
+      evaluation,
+      input,
+    };
+  }
+
+  /** Records the validating stage's results as the resource's PolicyReport, in the background: the answer does not wait for it. */
+  #recordReport(request: AdmissionRequest, input: EvaluationRequest, evaluation: ImageEvaluation): void {
+    if (evaluation.results.length === 0) return;
+    const metadata = isObject(request.object?.metadata) ? request.object.metadata : {};
+    const uid = typeof metadata.uid === 'string' && metadata.uid !== '' ? metadata.uid : undefined;
+    const resource = {
+      apiVersion: input.kind.group === '' ? input.kind.version : `${input.kind.group}/${input.kind.version}`,
+      kind: input.kind.kind,
+      name: input.name,
+      ...(input.namespace === '' ? {} : { namespace: input.namespace }),
+      ...(uid === undefined ? {} : { uid }),
+    };
+    this.#reports.record({ resource, results: evaluation.results, policies: this.#policies?.policies ?? [] }).catch((error: unknown) => this.#options.onError?.(error));
+  }
+
+  async #metrics(res: ServerResponse): Promise<void> {
+    const metrics = this.#options.metrics;
+    if (metrics === undefined) return this.#text(res, 404, '/metrics: this server was started without metrics');
+    const text = await metrics.text();
+    res.writeHead(200, { 'content-type': metrics.contentType });
+    res.end(text);
+  }
+
+  #reportList(req: IncomingMessage, res: ServerResponse): void {
+    const namespace = new URL(req.url ?? '/', 'https://sigil.invalid').searchParams.get('namespace') ?? undefined;
+    this.#json(res, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: this.#reports.list(namespace) }));
   }
 
   async #checkImages(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/json') throw new HttpProblem(415, `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is not supported; send application/json`);
+    const started = performance.now();
     const body = await readBody(req, MAX_CHECK_IMAGES_BYTES);
     let parsed: unknown;
     try {
@@ -397,6 +480,7 @@ export class AdmissionServer {
       results: images.map((image) => ({ image, verified: false, message: 'verification could not complete in time', rules: [] })),
     }));
     this.#json(res, JSON.stringify(answer));
+    this.#options.metrics?.observeCheckImages({ images: images.length, verified: answer.verified, seconds: (performance.now() - started) / 1000 });
   }
 
   async #verifyImages(images: readonly string[], signal: AbortSignal): Promise<CheckImagesResponse> {

@@ -1,0 +1,166 @@
+// PolicyReports of admitted resources: one report per resource (Kyverno's in-cluster shape), kept in
+// memory for GET /reports, written as JSON files under `--reports-dir` in standalone mode, and
+// handed to any other sink (the cluster writer). Only the validating webhook records, once the
+// resource has its uid; dry runs and denied requests record nothing (a denied resource never
+// exists, as in Kyverno, and a dry run must have no side effects).
+
+import { createHash } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildPolicyReport, policyKey, type ImageRuleResult, type KyvernoPolicy, type PolicyReport, type PolicyResult, type PolicyResultInput, type PolicySeverity, type ResourceReference } from '../../admission/index.js';
+
+/** Somewhere reports go besides memory. */
+export interface ReportSink {
+  write(report: PolicyReport): Promise<void>;
+}
+
+/** RFC 1123 label, what a namespace name (and Sigil's report names) must be. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Most reports kept in memory; the least recently updated go first. */
+export const DEFAULT_MAX_REPORTS = 10_000;
+
+/** Which outcome a rule has when its images disagree: anything that did not pass is never hidden by one that did. */
+const RESULT_RANK: Readonly<Record<ImageRuleResult['result'], number>> = Object.freeze({ error: 3, fail: 2, pass: 1, skip: 0 });
+
+const SEVERITIES: readonly PolicySeverity[] = ['critical', 'high', 'medium', 'low', 'info'];
+
+function severityOf(policy: KyvernoPolicy | undefined): PolicySeverity | undefined {
+  const value = policy?.metadata.annotations['policies.kyverno.io/severity']?.toLowerCase();
+  return SEVERITIES.find((s) => s === value);
+}
+
+/**
+ * Kyverno's report results of one evaluation: one per policy and rule (not per image), the rule's
+ * outcome the worst of its images', messages joined; severity, category and scored from the
+ * policy's `policies.kyverno.io/*` annotations.
+ */
+export function ruleResults(results: readonly ImageRuleResult[], policies: readonly KyvernoPolicy[]): PolicyResultInput[] {
+  const byKey = new Map(policies.map((p) => [policyKey(p), p]));
+  const rules = new Map<string, { policy: string; rule: string; result: ImageRuleResult['result']; messages: string[] }>();
+  for (const r of results) {
+    const key = JSON.stringify([r.policy, r.rule]);
+    const entry = rules.get(key);
+    if (entry === undefined) {
+      rules.set(key, { policy: r.policy, rule: r.rule, result: r.result, messages: [r.message] });
+      continue;
+    }
+    if (RESULT_RANK[r.result] > RESULT_RANK[entry.result]) entry.result = r.result;
+    if (!entry.messages.includes(r.message)) entry.messages.push(r.message);
+  }
+  return [...rules.values()].map((entry) => {
+    const policy = byKey.get(entry.policy);
+    const severity = severityOf(policy);
+    const category = policy?.metadata.annotations['policies.kyverno.io/category'];
+    const scored = policy?.metadata.annotations['policies.kyverno.io/scored'] !== 'false';
+    return {
+      policy: entry.policy,
+      rule: entry.rule,
+      result: entry.result satisfies PolicyResult,
+      message: entry.messages.join('; '),
+      scored,
+      ...(severity === undefined ? {} : { severity }),
+      ...(category === undefined || category === '' ? {} : { category }),
+    };
+  });
+}
+
+/** What one admitted request contributes. */
+export interface ReportEntry {
+  /** The resource, with its uid when the request has one. */
+  readonly resource: ResourceReference;
+  readonly results: readonly ImageRuleResult[];
+  readonly policies: readonly KyvernoPolicy[];
+}
+
+/** Options of ReportStore. */
+export interface ReportStoreOptions {
+  /** `--reports-dir`: each report is written to `DIR/<namespace or _cluster>/<name>.json`. */
+  readonly dir?: string;
+  readonly sinks?: readonly ReportSink[];
+  readonly maxReports?: number;
+  readonly now?: () => Date;
+  /** Told about a sink or file write that failed; the report stays in memory. */
+  readonly onError?: (error: unknown, report: PolicyReport) => void;
+}
+
+function resourceKey(ref: ResourceReference): string {
+  return JSON.stringify([ref.apiVersion, ref.kind, ref.namespace ?? '', ref.name]);
+}
+
+/** A report's name: Sigil's `sigil-<uid>`, or a stable hash of the resource when the uid is not known. */
+function reportName(ref: ResourceReference): string {
+  // A uid is the apiserver's UUID; anything else (the review body is the caller's) is hashed.
+  if (ref.uid !== undefined && /^[a-z0-9][a-z0-9-]{0,62}$/.test(ref.uid)) return `sigil-${ref.uid}`;
+  return `sigil-${createHash('sha256').update(resourceKey(ref)).digest('hex').slice(0, 32)}`;
+}
+
+/** Keeps the latest report of each resource, and writes it out. */
+export class ReportStore {
+  readonly #reports = new Map<string, PolicyReport>();
+  readonly #writes = new Map<string, Promise<void>>();
+  readonly #options: ReportStoreOptions;
+  readonly #max: number;
+
+  constructor(options: ReportStoreOptions = {}) {
+    this.#options = options;
+    this.#max = options.maxReports ?? DEFAULT_MAX_REPORTS;
+  }
+
+  /** Replaces the resource's report with this request's results (nothing when it has none); resolves once written everywhere. */
+  async record(entry: ReportEntry): Promise<PolicyReport | undefined> {
+    const results = ruleResults(entry.results, entry.policies);
+    if (results.length === 0) return undefined;
+    const report = buildPolicyReport({ scope: entry.resource, name: reportName(entry.resource), results, now: (this.#options.now ?? (() => new Date()))() });
+    const key = resourceKey(entry.resource);
+    this.#reports.delete(key);
+    this.#reports.set(key, report);
+    while (this.#reports.size > this.#max) {
+      const oldest = this.#reports.keys().next().value;
+      if (oldest === undefined) break;
+      this.#reports.delete(oldest);
+    }
+    // Writes of one resource's report stay in order; a failed one does not stop the next.
+    const previous = this.#writes.get(key) ?? Promise.resolve();
+    const write = previous.then(() => this.#writeOut(report));
+    this.#writes.set(key, write);
+    await write;
+    if (this.#writes.get(key) === write) this.#writes.delete(key);
+    return report;
+  }
+
+  /** The reports held, optionally of one namespace (`''` for cluster-scoped resources). */
+  list(namespace?: string): PolicyReport[] {
+    const all = [...this.#reports.values()];
+    return namespace === undefined ? all : all.filter((r) => (r.metadata.namespace ?? '') === namespace);
+  }
+
+  async #writeOut(report: PolicyReport): Promise<void> {
+    const targets: Array<() => Promise<void>> = (this.#options.sinks ?? []).map((sink) => () => sink.write(report));
+    const dir = this.#options.dir;
+    if (dir !== undefined) targets.push(() => writeReportFile(dir, report));
+    await Promise.all(
+      targets.map(async (write) => {
+        try {
+          await write();
+        } catch (error) {
+          this.#options.onError?.(error, report);
+        }
+      }),
+    );
+  }
+}
+
+/** Writes a report as `DIR/<namespace or _cluster>/<name>.json`, atomically (temp file, then rename). */
+export async function writeReportFile(dir: string, report: PolicyReport): Promise<void> {
+  const { namespace, name } = report.metadata;
+  // Both become path components, so both must be what Kubernetes allows (DNS labels), nothing else.
+  if (namespace !== undefined && !DNS_LABEL.test(namespace)) throw new Error(`report ${name}: namespace ${JSON.stringify(namespace).slice(0, 80)} is not a Kubernetes namespace name; not written`);
+  if (!DNS_LABEL.test(name)) throw new Error(`report name ${JSON.stringify(name).slice(0, 80)} is not a DNS label; not written`);
+  const folder = join(dir, namespace ?? '_cluster');
+  await mkdir(folder, { recursive: true });
+  const file = join(folder, `${report.metadata.name}.json`);
+  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await writeFile(temp, `${JSON.stringify(report, null, 2)}\n`);
+  await rename(temp, file);
+}
