@@ -2,17 +2,12 @@
 // verdict per policy / rule / image, and the admission decision (Kyverno pkg/engine/image_verify.go,
 // pkg/engine/internal/imageverifier.go, pkg/webhooks/utils/block.go; reference §2, §3c, §4b).
 // Verification itself is injected (`VerifyImage`), so the engine is pure apart from it;
-// createNotaryImageVerifier builds the real one over registry repositories.
+// createNotaryImageVerifier (verifier.ts) builds the real one over registry repositories.
 
-import { isRegistryError } from '../registry/index.js';
-import type { Descriptor, ReadOnlyTarget, ReferrerLister } from '../oci/index.js';
-import { decodeCertificates, type Certificate } from '../pki/index.js';
-import { NotaryError, TRUST_POLICY_VERSION, TrustStoreError, Verifier, type TrustPolicyDocument, type TrustStore, type TrustStoreType } from '../notary/index.js';
-import { verifyArtifact } from '../verify/index.js';
 import { effectiveRules } from './autogen.js';
 import { extractImages, formatTarget, normalizeImage, type NormalizedImage } from './images.js';
 import { findException, isInPolicyScope, matchesRule, resolveFailureAction, type MatchRequest } from './match.js';
-import { ADMISSION_TRUST_STORE_NAME, policyKey, type AttestorSet, type CertificatesAttestor, type FailureAction, type FailurePolicy, type ImageVerification, type KyvernoPolicy, type NotaryAttestor, type PolicyException, type Rule } from './model.js';
+import { policyKey, type AttestorSet, type CertificatesAttestor, type FailureAction, type FailurePolicy, type ImageVerification, type KyvernoPolicy, type NotaryAttestor, type PolicyException, type Rule } from './model.js';
 import { digestPatches, type DigestPin, type PatchOperation } from './patch.js';
 import { denyMessage, type RuleFailure } from './review.js';
 import type { VerifiedBefore } from './record.js';
@@ -284,92 +279,4 @@ export async function evaluateImages(input: EvaluateImagesInput): Promise<ImageE
     pins.push({ ...p.pin, digest: r.digest });
   });
   return Object.freeze({ allowed, message, warnings: Object.freeze(warnings), results: Object.freeze(results), patches: Object.freeze(allowed ? digestPatches(pins) : []) });
-}
-
-/** Where the Notary verifier reads an image and its signatures from. */
-export type ImageSource = ReadOnlyTarget & ReferrerLister;
-
-/** Options of createNotaryImageVerifier. */
-export interface NotaryImageVerifierOptions {
-  /** Opens the repository of `image.target` (registry and repository) with the right credentials. */
-  readonly openRepository: (image: NormalizedImage) => ImageSource | Promise<ImageSource>;
-  /** The verification instant; defaults to the wall clock. */
-  readonly now?: () => Date;
-}
-
-/** An in-memory trust store holding `ca:kyverno` (the entry's cert + certChain) and optionally `tsa:kyverno`. */
-class AttestorTrustStore implements TrustStore {
-  readonly #ca: readonly Certificate[];
-  readonly #tsa: readonly Certificate[] | undefined;
-  constructor(ca: readonly Certificate[], tsa: readonly Certificate[] | undefined) {
-    this.#ca = ca;
-    this.#tsa = tsa;
-  }
-  async getCertificates(type: TrustStoreType, name: string): Promise<readonly Certificate[]> {
-    if (name === ADMISSION_TRUST_STORE_NAME && type === 'ca') return this.#ca;
-    if (name === ADMISSION_TRUST_STORE_NAME && type === 'tsa' && this.#tsa !== undefined) return this.#tsa;
-    throw new TrustStoreError('TRUST_STORE_NOT_FOUND', `trust store ${type}:${name} does not exist; an attestor provides ca:${ADMISSION_TRUST_STORE_NAME} and the rule's tsaCertificates tsa:${ADMISSION_TRUST_STORE_NAME}`);
-  }
-}
-
-/** Registry answers that mean "this image does not exist": a definite no, not an inconclusive error. */
-const NOT_FOUND_CODES = ['MANIFEST_UNKNOWN', 'NAME_UNKNOWN'] as const;
-
-/**
- * The real VerifyImage for `type: Notary`: the attestor entry's `cert` and `certChain` become the
- * trust store `ca:kyverno` (as Kyverno's Notary verifier builds it), the rule's trust policy
- * statement (Kyverno's fixed strict / `*` one unless the Sigil annotation sets another) decides,
- * tags are resolved to digests, and verifyArtifact runs over the repository. Registry failures
- * (unreachable, timeout, 429, 5xx, auth) are `error`; a missing image or signature is `fail`.
- */
-export function createNotaryImageVerifier(options: NotaryImageVerifierOptions): VerifyImage {
-  const verifiers = new WeakMap<CertificatesAttestor, WeakMap<Rule, Verifier>>();
-  const verifierFor = (rule: Rule, attestor: CertificatesAttestor): Verifier => {
-    let byRule = verifiers.get(attestor);
-    if (byRule === undefined) verifiers.set(attestor, (byRule = new WeakMap()));
-    let verifier = byRule.get(rule);
-    if (verifier === undefined) {
-      const pem = [attestor.cert, attestor.certChain].filter((s): s is string => s !== undefined).join('\n');
-      const ca = decodeCertificates(Buffer.from(pem, 'utf8'), `rule ${rule.name} certificates`);
-      const tsaPem = rule.trustPolicy.tsaCertificates;
-      const tsa = tsaPem === undefined ? undefined : decodeCertificates(Buffer.from(tsaPem, 'utf8'), `rule ${rule.name} tsaCertificates`);
-      verifier = new Verifier({ trustStore: new AttestorTrustStore(ca, tsa), ...(options.now === undefined ? {} : { now: options.now }) });
-      byRule.set(rule, verifier);
-    }
-    return verifier;
-  };
-  return async (image, rule, attestor, context) => {
-    const scope = `${image.target.registry}/${image.target.repository}`;
-    let artifact: Descriptor | undefined;
-    try {
-      const verifier = verifierFor(rule, attestor);
-      const trustPolicy: TrustPolicyDocument = { version: TRUST_POLICY_VERSION, trustPolicies: [rule.trustPolicy.statement] };
-      const source = await options.openRepository(image);
-      artifact = await source.resolve(image.digest ?? image.tag ?? 'latest', { signal: context.signal });
-      if (image.digest !== undefined && artifact.digest !== image.digest) {
-        return { status: 'fail', message: `${scope}@${image.digest}: the registry returned ${artifact.digest}` };
-      }
-      const report = await verifyArtifact({ source, artifact, scope, trustPolicy, verifier, signal: context.signal });
-      const target = `${scope}@${artifact.digest}`;
-      switch (report.status) {
-        case 'verified':
-          return { status: 'pass', digest: artifact.digest, message: `verified ${target}` };
-        case 'skipped':
-          return { status: 'pass', digest: artifact.digest, message: `signature verification of ${target} skipped by trust policy ${report.statement.name}` };
-        case 'failed': {
-          const reasons = report.signatures.map((s) => s.message).filter((m): m is string => m !== undefined);
-          const detail = reasons.length === 0 ? '' : `: ${reasons.join('; ')}`;
-          return { status: 'fail', digest: artifact.digest, message: `failed to verify ${target}: ${report.message ?? 'verification failed'}${detail}` };
-        }
-      }
-    } catch (error) {
-      const where = artifact === undefined ? formatTarget(image) : `${scope}@${artifact.digest}`;
-      const text = error instanceof Error ? error.message : String(error);
-      if (isRegistryError(error, ...NOT_FOUND_CODES)) return { status: 'fail', message: `failed to verify ${where}: ${text}` };
-      if (error instanceof NotaryError && error.code === 'NO_APPLICABLE_TRUST_POLICY') return { status: 'fail', message: `failed to verify ${where}: ${text}` };
-      // Everything else — the registry unreachable, slow, rate-limiting, answering 5xx or garbage,
-      // the deadline passing, unusable certificates in the policy — means the answer is unknown.
-      return { status: 'error', message: `${where}: ${text}` };
-    }
-  };
 }

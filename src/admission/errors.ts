@@ -1,7 +1,7 @@
 // Errors raised by the admission module. Codes are API: add, never rename or reuse (STYLE.md rule 5).
 
 /** Closed set of error codes the admission module raises. */
-export type AdmissionErrorCode = 'POLICY_INVALID' | 'POLICY_UNSUPPORTED' | 'REVIEW_INVALID' | 'RESOURCE_INVALID' | 'IMAGE_REFERENCE_INVALID' | 'ANNOTATION_INVALID' | 'PATCH_INVALID' | 'REVIEW_TOO_LARGE' | 'REVIEW_MEDIA_TYPE_UNSUPPORTED';
+export type AdmissionErrorCode = 'POLICY_INVALID' | 'POLICY_UNSUPPORTED' | 'REVIEW_INVALID' | 'RESOURCE_INVALID' | 'IMAGE_REFERENCE_INVALID' | 'ANNOTATION_INVALID' | 'PATCH_INVALID' | 'REVIEW_TOO_LARGE' | 'REVIEW_MEDIA_TYPE_UNSUPPORTED' | 'REGISTRY_BACKING_OFF';
 
 /** Base class of every error the admission module throws; `code` is stable, the message is for people. */
 export class AdmissionError extends Error {
@@ -45,3 +45,25 @@ export class ImageReferenceError extends AdmissionError {}
 
 /** A JSON Patch (RFC 6902) cannot be built or applied: a bad pointer, a missing target, a bad index. */
 export class PatchError extends AdmissionError {}
+
+/**
+ * A registry that just failed as an unhealthy one does (unreachable, timing out, 429, 5xx) is not
+ * called again until `retryAt`: admission answers at once that verification could not complete.
+ */
+export class RegistryBackoffError extends AdmissionError {
+  /** Registry host as the image names it (`127.0.0.1:5000`, `docker.io`). */
+  readonly registry: string;
+  /** When calls to the registry resume. */
+  readonly retryAt: Date;
+  /** Unhealthy failures in a row so far. */
+  readonly failures: number;
+  /** The message of the failure that started or extended the window. */
+  readonly lastFailure: string;
+  constructor(options: { registry: string; retryAt: Date; failures: number; lastFailure: string; message: string; cause?: unknown }) {
+    super('REGISTRY_BACKING_OFF', options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.registry = options.registry;
+    this.retryAt = options.retryAt;
+    this.failures = options.failures;
+    this.lastFailure = options.lastFailure;
+  }
+}
