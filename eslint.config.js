@@ -18,7 +18,7 @@ const forbidden = {
  * STYLE.md rule 2: other folders reach these modules through their index.js only. Files inside a
  * module import their siblings as `./x.js`, which these patterns never match.
  */
-const indexOnly = ['oci', 'registry', 'pki', 'keys', 'notary', 'verify', 'admission'].map((m) => ({
+const indexOnly = ['oci', 'registry', 'pki', 'keys', 'notary', 'verify', 'admission', 'kube'].map((m) => ({
   group: [`**/${m}/*`, `!**/${m}/index.js`],
   message: `STYLE.md rule 2: import ${m}/ through ${m}/index.js, not a file inside it`,
 }));

@@ -421,10 +421,29 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--tls-cert <file>', 'serve with this PEM certificate chain')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--tls-dir <dir>', 'use ca.crt, tls.crt and tls.key here; generate a CA and serving certificate when empty')
+    .option('--reports-dir <dir>', 'also write the PolicyReport of each admitted resource here, as JSON')
+    .option('--reload-interval <duration>', 'how often policy and TLS files are checked for changes (e.g. 2s, 500ms)', '2s')
     .addOption(insecure())
     .action(async (flags) => {
       const { runAdmissionServe } = await import('./commands/admission.js');
       await runAdmissionServe(context(registryOptions(flags)), flags);
+    });
+  admission
+    .command('manifests')
+    .description('print the webhook install manifests and the sigil.dev CRDs (pipe to kubectl apply -f -)')
+    .option('--namespace <name>', 'namespace of the webhook server', 'sigil-system')
+    .option('--image <reference>', 'the sigil container image (default: this release)')
+    .option('--replicas <n>', 'server replicas (the PodDisruptionBudget keeps all but one)', integer, 3)
+    .option('--tls-dir <dir>', 'ca.crt, tls.crt and tls.key for the Secret and caBundle; generated when empty')
+    .addOption(new Option('--failure-policy <policy>', 'when the webhook cannot answer: refuse (Fail) or admit (Ignore)').choices(['Fail', 'Ignore']).default('Fail'))
+    .option('--timeout-seconds <n>', 'webhook timeout, 1 to 30 (default: the largest webhookTimeoutSeconds of --policies, else 10)', integer)
+    .option('--policies <path>', 'Kyverno policy files or directories for the sigil-policies ConfigMap (repeatable)', collect)
+    .option('--crds-only', 'print only the sigil.dev CRDs', false)
+    .option('--no-crds', 'leave out the sigil.dev CRDs')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action(async (flags) => {
+      const { runAdmissionManifests } = await import('./commands/admission-manifests.js');
+      await runAdmissionManifests(context(registryOptions({})), flags);
     });
 
   program

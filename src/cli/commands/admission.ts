@@ -2,6 +2,7 @@
 
 import { join } from 'node:path';
 import {
+  AdmissionMetrics,
   AdmissionServer,
   createRegistryImageVerifier,
   expandPaths,
@@ -14,21 +15,27 @@ import {
   type AdmissionServeFlags,
 } from '../../server/admission/index.js';
 import { CliError } from '../errors.js';
+import { parseGoDuration } from '../flags.js';
 import type { CommandContext } from '../context.js';
 
 /** Runs `sigil admission serve`; resolves once the server has stopped. */
-export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionServeFlags): Promise<void> {
+export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionServeFlags & { readonly reloadInterval?: string }): Promise<void> {
   let config;
+  let intervalMs: number;
   try {
+    intervalMs = parseGoDuration('--reload-interval', flags.reloadInterval ?? '2s');
+    if (intervalMs < 100) throw new Error(`--reload-interval ${flags.reloadInterval ?? ''}: at least 100ms`);
     config = await loadAdmissionServeConfig(flags);
   } catch (err) {
     throw new CliError(err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err));
   }
   const { policies, exceptions, files } = config.policies;
   const warn = (what: string) => (error: unknown) => ctx.stderr.write(`sigil admission: ${what}: ${error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error)}\n`);
+  const metrics = new AdmissionMetrics();
   const server = new AdmissionServer({
     tls: config.tls,
-    verifyImage: createRegistryImageVerifier(ctx.opener.client),
+    verifyImage: createRegistryImageVerifier(ctx.opener.client, { observer: metrics }),
+    metrics,
     policies: { policies, exceptions },
     reports: new ReportStore({ ...(config.reportsDir === undefined ? {} : { dir: config.reportsDir }), onError: warn('policy report not written') }),
     onError: warn('error'),
@@ -52,6 +59,7 @@ export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionSer
         ctx.stderr.write(`sigil admission: reloaded ${count(loaded.policies.length, 'policy', 'policies')} from ${count(loaded.files.length, 'file', 'files')}\n`);
       },
       onError: warn('policies not reloaded, the previous ones stay in force'),
+      intervalMs,
     }),
     await watchSources({
       list: async () => [config.tlsFiles.cert, config.tlsFiles.key],
@@ -60,6 +68,7 @@ export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionSer
         ctx.stderr.write('sigil admission: reloaded the serving certificate\n');
       },
       onError: warn('serving certificate not reloaded, the previous one stays in use'),
+      intervalMs,
     }),
   ];
   await new Promise<void>((resolve) => {

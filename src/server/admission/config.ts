@@ -4,7 +4,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createNotaryImageVerifier, decodePolicyDocuments, type KyvernoPolicy, type PolicyException, type VerifyImage } from '../../admission/index.js';
+import { createNotaryImageVerifier, decodePolicyDocuments, type AdmissionObserver, type KyvernoPolicy, type PolicyException, type VerificationCache, type VerifyImage } from '../../admission/index.js';
 import { createCertificate, encodeCertificatesPem } from '../../pki/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { parseAddr } from '../registry/index.js';
@@ -86,9 +86,21 @@ export async function loadPolicyFiles(paths: readonly string[]): Promise<LoadedP
   return Object.freeze({ policies: Object.freeze(policies), exceptions: Object.freeze(exceptions), files: Object.freeze(files) });
 }
 
+/** What the registry verifier shares across requests besides the client. */
+export interface RegistryVerifierOptions {
+  /** Told about cache lookups, registry calls and verifications (the server's AdmissionMetrics). */
+  readonly observer?: AdmissionObserver;
+  /** The digest-keyed verdict cache; `false` turns it off. Default: one with Kyverno's 1 h TTL and 1000 entries. */
+  readonly cache?: VerificationCache | false;
+}
+
 /** The Notary verifier over `client`'s registry repositories (one repository per image). */
-export function createRegistryImageVerifier(client: RegistryClient): VerifyImage {
-  return createNotaryImageVerifier({ openRepository: (image) => client.repository(image.target.registry, image.target.repository) });
+export function createRegistryImageVerifier(client: RegistryClient, options: RegistryVerifierOptions = {}): VerifyImage {
+  return createNotaryImageVerifier({
+    openRepository: (image) => client.repository(image.target.registry, image.target.repository),
+    ...(options.observer === undefined ? {} : { observer: options.observer }),
+    ...(options.cache === undefined ? {} : { cache: options.cache }),
+  });
 }
 
 /** The names a generated serving certificate covers: loopback and the Service's DNS names. */

@@ -2,7 +2,7 @@
 // Implements admission.k8s.io/v1 AdmissionReview webhooks (/validate, /mutate) and Kyverno's apiCall verifier contract (/checkimages).
 
 export { ADMISSION_SERVICE, createRegistryImageVerifier, DEFAULT_ADMISSION_ADDR, ensureTlsDir, expandPaths, generateServingTls, loadAdmissionServeConfig, loadPolicyFiles, readTlsPair, servingNames, TLS_DIR_FILES } from './config.js';
-export type { AdmissionServeConfig, AdmissionServeFlags, GeneratedTls, LoadedPolicies } from './config.js';
+export type { AdmissionServeConfig, AdmissionServeFlags, GeneratedTls, LoadedPolicies, RegistryVerifierOptions } from './config.js';
 export { AdmissionServer, MAX_CHECK_IMAGES, MAX_CHECK_IMAGES_BYTES } from './server.js';
 export type { AdmissionPolicySet, AdmissionServerOptions, CheckImageResult, CheckImagesResponse } from './server.js';
 export { DEFAULT_MAX_REPORTS, ReportStore, ruleResults, writeReportFile } from './reports.js';
@@ -11,3 +11,7 @@ export { DEFAULT_RELOAD_INTERVAL_MS, fingerprintFiles, watchSources } from './re
 export type { Watch, WatchOptions } from './reload.js';
 export { ADMISSION_DURATION_BUCKETS, AdmissionMetrics, aggregateRuleResults, KYVERNO_DURATION_BUCKETS, metricValue, parseExposition } from './metrics.js';
 export type { AdmissionWebhook, MetricSample, ObservedCheckImages, ObservedRequest, ObservedReview, RuleOutcome } from './metrics.js';
+export { ADMISSION_MANIFEST_DEFAULTS, buildAdmissionManifests, buildSigilCrds, checkAdmissionManifestOptions, defaultAdmissionImage, encodeManifestsJson, encodeManifestsYaml, ManifestOptionError, MAX_WEBHOOK_TIMEOUT_SECONDS } from './manifests.js';
+export type { AdmissionManifestOptions, KubeManifest, ManifestErrorCode, PolicyFile } from './manifests.js';
+export { AdmissionCluster, CLUSTER_POLICY_REPORTS, clusterPolicyOrigin, ClusterPolicySource, decodeClusterPolicyObject, decodeDockerConfigSecret, DOCKER_CFG_SECRET_TYPE, DOCKER_CONFIG_JSON_SECRET_TYPE, MAX_REPORT_CONFLICT_RETRIES, mergePolicySets, NamespaceLabelCache, normalizeRegistryKey, POLICY_REPORTS, PolicyReportWriter, SECRET_CACHE_TTL_MS, SecretCredentials, SIGIL_CLUSTER_POLICIES, SIGIL_POLICIES, SIGIL_POLICY_EXCEPTIONS } from './cluster.js';
+export type { AdmissionClusterOptions, ClusterPolicyProblem, ClusterPolicySourceOptions, NamespaceLabelCacheOptions, PolicyReportWriteResult, PolicyReportWriterOptions, RegistryCredentials, SecretCredentialsOptions, SigilPolicyResource, SkippedSecret } from './cluster.js';

@@ -14,7 +14,7 @@ import { RegistryClient } from '../../registry/index.js';
 import { freePort, startDockerRegistry, type RunningRegistry } from '../../../test/support/docker-registry.js';
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS, SHARED_TESTDATA } from '../../../test/support/shared.js';
 import { ok, runSigil, SIGIL } from '../../../test/support/sigil-cli.js';
-import { createRegistryImageVerifier, ensureTlsDir, loadPolicyFiles, TLS_DIR_FILES } from './config.js';
+import { createRegistryImageVerifier, ensureTlsDir, generateServingTls, loadPolicyFiles, servingNames, TLS_DIR_FILES } from './config.js';
 import { AdmissionMetrics, metricValue } from './metrics.js';
 import { ReportStore } from './reports.js';
 import { AdmissionServer } from './server.js';
@@ -468,6 +468,65 @@ describe('sigil admission serve', () => {
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.match(out, /sigil admission stopped\n$/);
+  });
+});
+
+describe('sigil admission serve reloading', () => {
+  it('reloads policies and the serving certificate when their files change, and keeps both through a bad edit', async () => {
+    const file = join(home, 'reload-policy.yaml');
+    const dir = join(home, 'tls-reload');
+    await ensureTlsDir(dir, new Date());
+    await writeFile(file, policyYaml({ name: 'check-image', host: registry.host }));
+    const child = spawn(process.execPath, [SIGIL, 'admission', 'serve', '--addr', '127.0.0.1:0', '--policies', file, '--tls-dir', dir, '--reload-interval', '100ms'], {
+      env: { ...process.env, SIGIL_CONFIG: join(home, 'sigil'), DOCKER_CONFIG: join(home, 'docker') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const waitFor = async (text: () => string, pattern: RegExp) => {
+      for (let i = 0; i < 200 && !pattern.test(text()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.match(text(), pattern);
+    };
+    try {
+      await waitFor(() => out, /listening on https:\/\/127\.0\.0\.1:\d+ /);
+      const p = Number(/:(\d+) /.exec(out)?.[1]);
+      const firstCa = await readFile(join(dir, TLS_DIR_FILES.ca), 'utf8');
+      const admit = async (caPem: string) => {
+        const reply = await new Promise<string>((resolve, reject) => {
+          // A new connection each time (agent: false): a kept-alive one keeps the certificate it began with.
+          const req = request({ host: '127.0.0.1', port: p, path: '/validate', method: 'POST', ca: caPem, servername: 'localhost', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+          });
+          req.on('error', reject);
+          review('pod-create.json', unsigned).then((body) => req.end(body), reject);
+        });
+        return (JSON.parse(reply) as ReviewResponse).response.allowed;
+      };
+      assert.equal(await admit(firstCa), false, 'Enforce denies the unsigned image');
+      await writeFile(file, policyYaml({ name: 'check-image', host: registry.host }).replace('validationFailureAction: Enforce', 'validationFailureAction: Audit').replace('mutateDigest: true', 'mutateDigest: false'));
+      await waitFor(() => err, /reloaded 1 policy from 1 file/);
+      assert.equal(await admit(firstCa), true, 'the Audit version admits it');
+      await writeFile(file, 'spec: [');
+      await waitFor(() => err, /policies not reloaded, the previous ones stay in force: /);
+      assert.equal(await admit(firstCa), true, 'a broken edit keeps the Audit version');
+      // A renewed serving pair from another CA: new connections are served with it.
+      const renewed = generateServingTls(servingNames(), new Date());
+      await writeFile(join(dir, TLS_DIR_FILES.key), renewed.key);
+      await writeFile(join(dir, TLS_DIR_FILES.cert), renewed.cert);
+      await waitFor(() => err, /reloaded the serving certificate/);
+      assert.equal(await admit(renewed.caCert), true);
+      await assert.rejects(admit(firstCa), /self[- ]signed|unable to verify|certificate/i, 'the old CA no longer verifies the server');
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        assert.equal(await exited, 0);
+      }
+    }
   });
 });
 
