@@ -10,7 +10,7 @@ import { ALGORITHMS, type AlgorithmInfo } from './algorithm.js';
 import { createRawSigner, verifySignatureBytes } from './codec.js';
 import { JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, type SignRequest, type SigningScheme } from './envelope.js';
 import { EnvelopeError, SigningError, type NotaryErrorCode } from './errors.js';
-import { decodeJws, encodeGoJson, encodeJws, formatRfc3339, MAX_JSON_DEPTH, parseJson, parseRfc3339 } from './jws.js';
+import { decodeJws, encodeGoJson, encodeJws, formatRfc3339, JsonNumber, MAX_JSON_DEPTH, parseJson, parseRfc3339 } from './jws.js';
 import { encodePayload } from './payload.js';
 import { fixtureKeyOf as keyOf } from '../../test/support/notary.js';
 
@@ -437,6 +437,31 @@ describe('parseJson', () => {
         assert.deepEqual(parseJson(text, { code: 'ENVELOPE_INVALID', what: 't' }), JSON.parse(text));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('gives the same answer, value or error message, on its fast path as the strict parser', () => {
+    // numbers: 'text' always takes the strict parser; map its JsonNumbers back to compare.
+    const plain = (v: unknown): unknown =>
+      v instanceof JsonNumber ? v.value : Array.isArray(v) ? v.map(plain) : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v;
+    const outcome = (text: string, numbers: 'value' | 'text'): unknown => {
+      try {
+        return { value: plain(parseJson(text, { code: 'ENVELOPE_INVALID', what: 't', numbers })) };
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    const texts = fc.oneof(
+      fc.json(),
+      // A duplicate key somewhere inside, or a key repeated in sibling objects (allowed).
+      fc.tuple(fc.json(), fc.string({ maxLength: 4 }), fc.boolean()).map(([inner, key, duplicate]) => `{"${key.replace(/["\\\u0000-\u001f]/g, '')}":${inner},"x":[{"k":1},{"k":2}]${duplicate ? `,"${key.replace(/["\\\u0000-\u001f]/g, '')}":0` : ''}}`),
+      fc.constantFrom('{"a":1,"a":2}', '[{"a":{"b":1,"b":2}}]', '{"a":1e400}', '[-1e999]', `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`, '{"a":[1,2,{"a":3}],"b":{}}', '{} ', '{"a" :  "b" , "c":[ ]}'),
+    );
+    fc.assert(
+      fc.property(texts, (text) => {
+        assert.deepEqual(outcome(text, 'value'), outcome(text, 'text'));
+      }),
+      { numRuns: 2000 },
     );
   });
 

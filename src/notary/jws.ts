@@ -267,7 +267,66 @@ class JsonParser {
  * nesting at most MAX_JSON_DEPTH, nothing after the value. Throws EnvelopeError(options.code).
  */
 export function parseJson(text: string, options: JsonParseOptions): unknown {
+  // Fast path for the common case (an envelope: long base64 strings, no escapes, no numbers kept
+  // as text): the native parser checks the grammar and a scan checks what it does not. Anything
+  // either refuses goes to the strict parser, which alone decides what is wrong and says so.
+  if (options.numbers !== 'text' && !text.includes('\\')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text) as unknown;
+    } catch {
+      return new JsonParser(text, options).parse();
+    }
+    if (passesStrictChecks(text)) return value;
+  }
   return new JsonParser(text, options).parse();
+}
+
+/**
+ * For a text JSON.parse accepted and that holds no backslash (so every string ends at the next
+ * quote and is spelled as it decodes): true when no object repeats a key, nesting stays within
+ * MAX_JSON_DEPTH and every number is finite — the strict parser's rules beyond the grammar.
+ */
+function passesStrictChecks(text: string): boolean {
+  // One entry per open container: the keys seen so far for an object, null for an array.
+  const open: Array<Set<string> | null> = [];
+  let expectKey = false;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const end = text.indexOf('"', i + 1);
+      if (end < 0) return false;
+      const keys = open[open.length - 1];
+      if (expectKey && keys) {
+        const key = text.slice(i + 1, end);
+        if (keys.has(key)) return false;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = end + 1;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (open.length >= MAX_JSON_DEPTH) return false;
+      open.push(c === 0x7b ? new Set<string>() : null);
+      expectKey = c === 0x7b;
+      i++;
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+      expectKey = false;
+      i++;
+    } else if (c === 0x2c) {
+      expectKey = open[open.length - 1] instanceof Set;
+      i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      NUMBER.lastIndex = i;
+      const match = NUMBER.exec(text);
+      if (match === null || !Number.isFinite(Number(match[0]))) return false;
+      i += match[0].length;
+    } else {
+      i++;
+    }
+  }
+  return true;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
