@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -426,6 +427,58 @@ describe('AdmissionServer registry down', () => {
     assert.ok(elapsed >= 900 && elapsed < 2000, `answered after ${elapsed} ms`);
     assert.equal(response.allowed, false);
     assert.match((response.status?.message ?? '').replace(/\n\s+/g, ' '), /verification could not complete: .*could not complete in time: the 1s verification deadline passed/);
+  });
+});
+
+describe('AdmissionServer registry misbehaving, then back', () => {
+  let mode: 'garbage' | '503' | 'forward' = 'garbage';
+  let front: ReturnType<typeof createServer> | undefined;
+  after(async () => {
+    front?.closeAllConnections();
+    await new Promise<void>((resolve) => (front === undefined ? resolve() : front.close(() => resolve())));
+  });
+
+  it('denies while the registry answers garbage or 503, and admits again once it is back', async () => {
+    // A front for the real registry that can be told to misbehave.
+    front = createServer((req, res) => {
+      if (mode === 'garbage') {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': 'sha256:nothex' });
+        res.end('{"schemaVersion": 2, "layers": [');
+        return;
+      }
+      if (mode === '503') {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end('{"errors":[{"code":"UNAVAILABLE","message":"maintenance"}]}');
+        return;
+      }
+      const upstream = httpRequest({ host: '127.0.0.1', port: Number(registry.host.split(':')[1]), path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => front?.listen(0, '127.0.0.1', () => resolve()));
+    const address = front.address();
+    const host = `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    const p = await startServer(policyYaml({ name: 'check-image', host, timeout: 5 }));
+    const ask = async () => decodeResponse(await post(p, '/validate', await review('pod-create.json', `${host}/admission/signed:v1`)));
+    const garbage = await ask();
+    assert.equal(garbage.allowed, false);
+    assert.match((garbage.status?.message ?? '').replace(/\n\s+/g, ' '), /verification could not complete/);
+    mode = '503';
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const unavailable = await ask();
+    assert.equal(unavailable.allowed, false);
+    assert.match((unavailable.status?.message ?? '').replace(/\n\s+/g, ' '), /verification could not complete/);
+    mode = 'forward';
+    // The registry is back: once its backoff window passes (at most 5 s), the signed image is admitted.
+    let back = await ask();
+    for (let i = 0; i < 60 && !back.allowed; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      back = await ask();
+    }
+    assert.equal(back.allowed, true, back.status?.message);
   });
 });
 
