@@ -27,6 +27,8 @@ export interface ImageCheck {
 export interface VerifyImageContext {
   readonly policy: KyvernoPolicy;
   readonly signal: AbortSignal;
+  /** The request being evaluated: its namespace and object say where the Pod's `imagePullSecrets` are. */
+  readonly request: EvaluationRequest;
 }
 
 /** Verifies `image` against one `certificates` attestor entry of `rule`; should not throw (a throw counts as `error`). */
@@ -112,7 +114,7 @@ class Evaluator {
     const key = formatTarget(image);
     let pending = byImage.get(key);
     if (pending === undefined) {
-      pending = this.#input.verifyImage(image, rule, attestor, { policy, signal: this.#input.signal }).catch((error: unknown) => ({
+      pending = this.#input.verifyImage(image, rule, attestor, { policy, signal: this.#input.signal, request: this.#input.request }).catch((error: unknown) => ({
         status: 'error' as const,
         message: error instanceof Error ? error.message : String(error),
       }));
@@ -186,6 +188,15 @@ interface Pending {
   readonly pin: { path: string; image: string } | undefined;
 }
 
+/** effectiveRules of each policy, derived once: policies are immutable, and autogen was 5% of a warm /validate. */
+const EFFECTIVE_RULES = new WeakMap<KyvernoPolicy, readonly Rule[]>();
+
+function rulesOf(policy: KyvernoPolicy): readonly Rule[] {
+  let rules = EFFECTIVE_RULES.get(policy);
+  if (rules === undefined) EFFECTIVE_RULES.set(policy, (rules = effectiveRules(policy)));
+  return rules;
+}
+
 /**
  * Evaluates every verifyImages rule of `policies` that matches the request (exclude wins; a
  * PolicyException skips exactly the rules it names for what it matches) against the images of
@@ -211,7 +222,7 @@ export async function evaluateImages(input: EvaluateImagesInput): Promise<ImageE
     if (!isInPolicyScope(policy, request)) continue;
     const key = policyKey(policy);
     // Kyverno evaluates a policy's autogen rules too: a Pod rule also guards Deployments, CronJobs, ….
-    for (const rule of effectiveRules(policy)) {
+    for (const rule of rulesOf(policy)) {
       if (rule.verifyImages.length === 0 || !matchesRule(rule, request)) continue;
       const base = { policy: key, rule: rule.name, action: resolveFailureAction(policy, rule.failureAction, request.namespace, request.namespaceLabels), failurePolicy: policy.spec.failurePolicy };
       const exception = findException(input.exceptions, key, rule.name, request);

@@ -13,7 +13,9 @@ export type { ContainerField, ExtractedImage, ImageVerificationStatus, Normalize
 export { evaluateImages } from './engine.js';
 export type { EvaluateImagesInput, EvaluationRequest, ImageCheck, ImageEvaluation, ImageRuleResult, VerifyImage, VerifyImageContext } from './engine.js';
 export { createNotaryImageVerifier } from './verifier.js';
-export type { ImageSource, NotaryImageVerifierOptions } from './verifier.js';
+export type { ImageCredentials, ImageSource, NotaryImageVerifierOptions } from './verifier.js';
+export { credentialSources, imagePullSecretNames, verificationOfAttestor } from './credentials.js';
+export type { CredentialSources } from './credentials.js';
 export { DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_TTL_MS, VerificationCache } from './cache.js';
 export type { CacheAnswer, VerificationCacheOptions, VerificationKey, VerificationResult } from './cache.js';
 export { DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS, DEFAULT_MAX_RETRY_AFTER_MS, DEFAULT_REGISTRY_CONCURRENCY, isUnhealthyRegistryFailure, RegistryLimiter } from './registry-limits.js';

@@ -13,13 +13,13 @@ import { RegistryClient, RegistryError } from '../registry/index.js';
 import { startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS } from '../../test/support/shared.js';
 import { VerificationCache } from './cache.js';
-import type { ImageCheck, VerifyImage } from './engine.js';
+import type { EvaluationRequest, ImageCheck, VerifyImage } from './engine.js';
 import { normalizeImage, type NormalizedImage } from './images.js';
 import type { CertificatesAttestor, KyvernoPolicy, Rule } from './model.js';
 import type { AdmissionObserver, CacheLookup } from './observer.js';
 import { decodePolicyDocuments } from './policy.js';
 import { RegistryLimiter } from './registry-limits.js';
-import { createNotaryImageVerifier, trustFingerprint, type ImageSource } from './verifier.js';
+import { createNotaryImageVerifier, trustFingerprint, type ImageCredentials, type ImageSource } from './verifier.js';
 
 const REG = '127.0.0.1:5000';
 const OTHER_REG = '127.0.0.1:6000';
@@ -151,7 +151,7 @@ interface Subject {
 }
 
 /** A ClusterPolicy with one Notary rule and one certificates entry, decoded as the engine gets it. */
-function subject(options: { cert?: string; certChain?: string; useCache?: boolean; rule?: string } = {}): Subject {
+function subject(options: { cert?: string; certChain?: string; useCache?: boolean; rule?: string; imageRegistryCredentials?: Record<string, unknown> } = {}): Subject {
   const certificates = { cert: options.cert ?? E2E_CERT, ...(options.certChain === undefined ? {} : { certChain: options.certChain }) };
   const text = JSON.stringify({
     apiVersion: 'kyverno.io/v1',
@@ -163,7 +163,7 @@ function subject(options: { cert?: string; certChain?: string; useCache?: boolea
         {
           name: options.rule ?? 'r',
           match: { any: [{ resources: { kinds: ['Pod'] } }] },
-          verifyImages: [{ type: 'Notary', imageReferences: ['*'], attestors: [{ entries: [{ certificates }] }], ...(options.useCache === undefined ? {} : { useCache: options.useCache }) }],
+          verifyImages: [{ type: 'Notary', imageReferences: ['*'], attestors: [{ entries: [{ certificates }] }], ...(options.useCache === undefined ? {} : { useCache: options.useCache }), ...(options.imageRegistryCredentials === undefined ? {} : { imageRegistryCredentials: options.imageRegistryCredentials }) }],
         },
       ],
     },
@@ -178,8 +178,21 @@ function image(reference = `${REG}/e2e/app:v1`): NormalizedImage {
   return normalizeImage(reference);
 }
 
-function check(verify: VerifyImage, s: Subject, target: NormalizedImage = image(), signal: AbortSignal = new AbortController().signal): Promise<ImageCheck> {
-  return verify(target, s.rule, s.attestor, { policy: s.policy, signal });
+/** A Pod CREATE in namespace `ns` with `pullSecrets` as its imagePullSecrets. */
+function podRequest(pullSecrets: readonly string[] = [], ns = 'team-a'): EvaluationRequest {
+  return {
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    name: 'web',
+    namespace: ns,
+    operation: 'CREATE',
+    labels: {},
+    namespaceLabels: {},
+    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: ns }, spec: { containers: [{ name: 'c', image: 'x' }], imagePullSecrets: pullSecrets.map((name) => ({ name })) } },
+  };
+}
+
+function check(verify: VerifyImage, s: Subject, target: NormalizedImage = image(), signal: AbortSignal = new AbortController().signal, request: EvaluationRequest = podRequest()): Promise<ImageCheck> {
+  return verify(target, s.rule, s.attestor, { policy: s.policy, signal, request });
 }
 
 /** Waits until `condition` holds, turning the event loop meanwhile. */
@@ -511,6 +524,106 @@ describe('createNotaryImageVerifier: observer', () => {
     ]);
     assert.deepEqual(observer.verifications, [{ registry: REG, status: 'pass' }]);
     assert.deepEqual(observer.lookups, ['miss', 'hit']);
+  });
+});
+
+describe('createNotaryImageVerifier: registry credentials', () => {
+  /** A verifier whose credentialsFor answers by the Pod's first pull secret, opening one FakeSource per credential key. */
+  function credentialed(): { verify: VerifyImage; sources: Map<string, FakeSource>; opened: Array<ImageCredentials | undefined> } {
+    const sources = new Map<string, FakeSource>();
+    const opened: Array<ImageCredentials | undefined> = [];
+    const verify = createNotaryImageVerifier({
+      credentialsFor: (_image, _rule, _attestor, context) => {
+        const object = context.request.object as { spec: { imagePullSecrets: Array<{ name: string }> } };
+        const first = object.spec.imagePullSecrets[0]?.name;
+        return first === undefined ? undefined : { key: `secret:${first}`, store: { get: async () => ({ username: first, password: 'pw' }) }, notes: first === 'gone' ? ['imagePullSecret team-a/gone not used: not found'] : [] };
+      },
+      openRepository: (_image, { credentials }) => {
+        opened.push(credentials);
+        const key = credentials?.key ?? '';
+        let source = sources.get(key);
+        if (source === undefined) sources.set(key, (source = new FakeSource()));
+        return source;
+      },
+    });
+    return { verify, sources, opened };
+  }
+
+  it("opens the repository with the credentials credentialsFor resolved from the request", async () => {
+    const { verify, opened } = credentialed();
+    assert.equal((await check(verify, subject(), image(), undefined, podRequest(['regcred']))).status, 'pass');
+    assert.equal(opened[0]?.key, 'secret:regcred');
+    assert.deepEqual(await opened[0]?.store?.get(REG), { username: 'regcred', password: 'pw' });
+  });
+
+  it('shares a tag resolution in flight only between callers with the same credentials', async () => {
+    const { verify, sources } = credentialed();
+    const s = subject({ useCache: false });
+    const held = ['regcred', 'other', ''].map((key) => {
+      const source = new FakeSource();
+      source.held.add('resolve');
+      sources.set(key === '' ? '' : `secret:${key}`, source);
+      return source;
+    });
+    const checks = [
+      check(verify, s, image(), undefined, podRequest(['regcred'])),
+      check(verify, s, image(), undefined, podRequest(['regcred'])),
+      check(verify, s, image(), undefined, podRequest(['other'])),
+      check(verify, s, image(), undefined, podRequest([])),
+    ];
+    await until(() => held.every((source) => source.calls.resolve > 0));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(held.map((source) => source.calls.resolve), [1, 1, 1], 'one resolution per credential set, none shared across sets');
+    for (const source of held) source.open();
+    assert.ok((await Promise.all(checks)).every((c) => c.status === 'pass'));
+  });
+
+  it('does not hand an unauthorized resolution to a caller that has credentials', async () => {
+    const { verify, sources } = credentialed();
+    const anonymous = new FakeSource();
+    anonymous.held.add('resolve');
+    anonymous.failures.set('resolve', () => new RegistryError('UNAUTHORIZED', `${REG}/e2e/app: 401 unauthorized`, { registry: REG }));
+    sources.set('', anonymous);
+    const s = subject({ useCache: false });
+    const without = check(verify, s, image(), undefined, podRequest([]));
+    await until(() => anonymous.calls.resolve > 0);
+    const withCredentials = check(verify, s, image(), undefined, podRequest(['regcred']));
+    anonymous.open();
+    assert.equal((await without).status, 'error');
+    assert.equal((await withCredentials).status, 'pass');
+  });
+
+  it('keeps the verdict cached by digest for every credential set: it is about the signature, not pull access', async () => {
+    const { verify, sources } = credentialed();
+    const s = subject();
+    const pinned = image(`${REG}/e2e/app:v1@${signedDigest}`);
+    assert.equal((await check(verify, s, pinned, undefined, podRequest(['regcred']))).status, 'pass');
+    const again = await check(verify, s, pinned, undefined, podRequest(['other']));
+    assert.equal(again.status, 'pass');
+    assert.match(again.message, /from cache/);
+    assert.equal(sources.get('secret:other'), undefined, 'a cached digest needs no repository, so no credentials either');
+  });
+
+  it("adds credentialsFor's notes to a message that is not a pass, and leaves a pass alone", async () => {
+    const { verify, sources } = credentialed();
+    const failing = new FakeSource();
+    failing.failures.set('resolve', () => new RegistryError('UNAUTHORIZED', `${REG}/e2e/app: 401 unauthorized`, { registry: REG }));
+    sources.set('secret:gone', failing);
+    const denied = await check(verify, subject(), image(), undefined, podRequest(['gone']));
+    assert.equal(denied.status, 'error');
+    assert.match(denied.message, /401 unauthorized \(imagePullSecret team-a\/gone not used: not found\)$/);
+    const passed = await check(verify, subject(), image(), undefined, podRequest(['regcred']));
+    assert.doesNotMatch(passed.message, /not used/);
+  });
+
+  it('says cloud credential helpers are not supported yet when an entry names providers and verification does not pass', async () => {
+    const { verify, sources } = credentialed();
+    const failing = new FakeSource();
+    failing.failures.set('resolve', () => new RegistryError('UNAUTHORIZED', `${REG}/e2e/app: 401 unauthorized`, { registry: REG }));
+    sources.set('', failing);
+    const denied = await check(verify, subject({ imageRegistryCredentials: { providers: ['amazon', 'default'] } }), image(), undefined, podRequest([]));
+    assert.equal(denied.status, 'error');
+    assert.match(denied.message, /cloud credential helpers \(imageRegistryCredentials\.providers amazon\) are not supported yet; the server's own registry credentials were used\)$/);
   });
 });
 

@@ -5,13 +5,14 @@
 // registry call, cache lookup and verification (observer.ts).
 
 import { createHash } from 'node:crypto';
-import { isRegistryError } from '../registry/index.js';
+import { isRegistryError, type CredentialStore } from '../registry/index.js';
 import type { ByteStream, Descriptor, ReadOnlyTarget, ReferrerLister } from '../oci/index.js';
 import { decodeCertificates, type Certificate } from '../pki/index.js';
 import { NotaryError, TRUST_POLICY_VERSION, TrustStoreError, Verifier, type TrustPolicyDocument, type TrustStore, type TrustStoreType } from '../notary/index.js';
 import { verifyArtifact, type VerificationReport } from '../verify/index.js';
 import { SingleFlight, VerificationCache, type VerificationResult } from './cache.js';
-import type { ImageCheck, VerifyImage } from './engine.js';
+import { verificationOfAttestor } from './credentials.js';
+import type { ImageCheck, VerifyImage, VerifyImageContext } from './engine.js';
 import { formatTarget, type NormalizedImage } from './images.js';
 import { ADMISSION_TRUST_STORE_NAME, type CertificatesAttestor, type NotaryAttestor, type Rule } from './model.js';
 import { NOOP_OBSERVER, type AdmissionObserver } from './observer.js';
@@ -20,10 +21,34 @@ import { RegistryLimiter, type RegistryLimitsOptions } from './registry-limits.j
 /** Where the Notary verifier reads an image and its signatures from. */
 export type ImageSource = ReadOnlyTarget & ReferrerLister;
 
+/** The registry credentials one verification uses, as `credentialsFor` resolved them. */
+export interface ImageCredentials {
+  /**
+   * Equal keys mean equal credentials for the image's registry (a digest of them, never the
+   * secrets): tag resolutions are shared only between callers with the same key, and a caller may
+   * reuse one client per key.
+   */
+  readonly key: string;
+  /** What the repository authenticates with; undefined means the server's own credentials. */
+  readonly store: CredentialStore | undefined;
+  /** Why credentials the policy or the Pod names were not used (a Secret not found, say); added to a message that is not a pass. */
+  readonly notes: readonly string[];
+}
+
 /** Options of createNotaryImageVerifier. */
 export interface NotaryImageVerifierOptions {
-  /** Opens the repository of `image.target` (registry and repository) with the right credentials. */
-  readonly openRepository: (image: NormalizedImage) => ImageSource | Promise<ImageSource>;
+  /**
+   * Opens the repository of `image.target` (registry and repository) with `credentials` (as
+   * `credentialsFor` resolved them; undefined without it: the server's own).
+   */
+  readonly openRepository: (image: NormalizedImage, options: { readonly credentials: ImageCredentials | undefined }) => ImageSource | Promise<ImageSource>;
+  /**
+   * The registry credentials for verifying `image` with `attestor` of `rule` in the context's
+   * request (the entry's imageRegistryCredentials, the Pod's imagePullSecrets); default none,
+   * every image is opened with the server's own. Called only when the registry is asked, not for
+   * a digest answered from the cache.
+   */
+  readonly credentialsFor?: (image: NormalizedImage, rule: Rule, attestor: CertificatesAttestor, context: VerifyImageContext) => ImageCredentials | undefined | Promise<ImageCredentials | undefined>;
   /** The verification instant; defaults to the wall clock. */
   readonly now?: () => Date;
   /**
@@ -119,6 +144,8 @@ function checkOfError(error: unknown, where: string): ImageCheck {
   const text = error instanceof Error ? error.message : String(error);
   if (isRegistryError(error, ...NOT_FOUND_CODES)) return { status: 'fail', message: `failed to verify ${where}: ${text}` };
   if (error instanceof NotaryError && error.code === 'NO_APPLICABLE_TRUST_POLICY') return { status: 'fail', message: `failed to verify ${where}: ${text}` };
+  // Said in words, since the fix (a pull secret, the entry's imageRegistryCredentials) is the requester's, not the registry's.
+  if (isRegistryError(error, 'UNAUTHORIZED')) return { status: 'error', message: `${where}: registry authentication failed: ${text}` };
   // Everything else — the registry unreachable, slow, rate-limiting, answering 5xx or garbage, in
   // its backoff window, the deadline passing, unusable certificates in the policy — means the
   // answer is unknown.
@@ -309,7 +336,7 @@ export function createNotaryImageVerifier(options: NotaryImageVerifierOptions): 
     return result;
   };
 
-  return async (image, rule, attestor, context) => {
+  const verifyOnce = async (image: NormalizedImage, rule: Rule, attestor: CertificatesAttestor, context: VerifyImageContext, notes: string[]): Promise<ImageCheck> => {
     const { registry, repository } = image.target;
     const scope = `${registry}/${repository}`;
     let artifact: Descriptor | undefined;
@@ -323,14 +350,23 @@ export function createNotaryImageVerifier(options: NotaryImageVerifierOptions): 
           return { ...stored, message: `${stored.message} (from cache)` };
         }
       }
-      const source = limitedSource(await options.openRepository(image), registry, limiter, observer);
-      // Never cached: a tag may have moved since the last request. Identical resolutions in flight share one request.
+      const credentials = await options.credentialsFor?.(image, rule, attestor, context);
+      if (credentials !== undefined) notes.push(...credentials.notes);
+      const source = limitedSource(await options.openRepository(image, { credentials }), registry, limiter, observer);
+      // Never cached: a tag may have moved since the last request. Identical resolutions in flight
+      // share one request, but only between callers with the same credentials: a 401 for one
+      // without them must not reach one that has them (nor a pull one may not make reach one without).
       const reference = image.digest ?? image.tag ?? 'latest';
-      artifact = await resolutions.run(JSON.stringify([registry, repository, reference]), (signal) => source.resolve(reference, { signal }), context).result;
+      const flight = JSON.stringify([registry, repository, reference, credentials?.key ?? '']);
+      artifact = await resolutions.run(flight, (signal) => source.resolve(reference, { signal }), context).result;
       if (image.digest !== undefined && artifact.digest !== image.digest) {
         return { status: 'fail', message: `${scope}@${image.digest}: the registry returned ${artifact.digest}` };
       }
       const resolved = artifact;
+      // The verdict is keyed by digest, repository and trust, not by credentials: it is about the
+      // signature, not about who may pull. A tag-only caller reaches it after resolving the tag
+      // with its own credentials; a pinned digest with a stored pass asks the registry nothing
+      // (above). Either way the kubelet's pull still needs its own access.
       const run = (signal: AbortSignal): Promise<VerificationResult> => verify(source, registry, scope, resolved, trust, signal);
       if (cache === undefined || !trust.useCache) return (await run(context.signal)).check;
       const answer = cache.lookup({ scope, digest: artifact.digest, trust: trust.fingerprint }, run, context);
@@ -343,5 +379,14 @@ export function createNotaryImageVerifier(options: NotaryImageVerifierOptions): 
       if (context.signal.aborted) return { status: 'error', message: `${where}: aborted` };
       return checkOfError(error, where);
     }
+  };
+
+  return async (image, rule, attestor, context) => {
+    const notes: string[] = [];
+    const providers = verificationOfAttestor(rule, attestor)?.imageRegistryCredentials?.providers.filter((p) => p !== 'default') ?? [];
+    const check = await verifyOnce(image, rule, attestor, context, notes);
+    if (check.status === 'pass') return check;
+    if (providers.length > 0) notes.push(`cloud credential helpers (imageRegistryCredentials.providers ${providers.join(', ')}) are not supported yet; the server's own registry credentials were used`);
+    return notes.length === 0 ? check : { ...check, message: `${check.message} (${notes.join('; ')})` };
   };
 }

@@ -132,10 +132,14 @@ describe('the manifests’ Deployment args', () => {
       if (volume.secret) for (const [file, data] of Object.entries(secret.data as Record<string, string>)) await writeFile(join(dir, file), Buffer.from(data, 'base64'));
       if (volume.configMap) for (const [file, text] of Object.entries((configMap.data ?? {}) as Record<string, string>)) await writeFile(join(dir, file), text);
     }
-    const args = (container.args as string[]).map((arg, i, all) => {
-      if (all[i - 1] === '--addr') return '127.0.0.1:0'; // the pod's 0.0.0.0:9443, on a free loopback port
-      return arg.startsWith('/etc/sigil/') ? join(root, arg) : arg;
-    });
+    assert.equal((container.args as string[]).at(-1), '--in-cluster');
+    // There is no cluster here: --in-cluster is left out (cluster mode has its own test, admission-cluster.test.ts).
+    const args = (container.args as string[])
+      .filter((arg) => arg !== '--in-cluster')
+      .map((arg, i, all) => {
+        if (all[i - 1] === '--addr') return '127.0.0.1:0'; // the pod's 0.0.0.0:9443, on a free loopback port
+        return arg.startsWith('/etc/sigil/') ? join(root, arg) : arg;
+      });
     assert.deepEqual(args.filter((a) => a.startsWith('--')), ['--addr', '--tls-cert', '--tls-key', '--policies']);
     const child = spawn(process.execPath, [SIGIL, ...args], { env: { ...process.env, SIGIL_CONFIG: join(home, 'sigil') }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {

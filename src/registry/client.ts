@@ -58,9 +58,15 @@ export class RegistryClient {
   readonly #credentials: CredentialStore | undefined;
   readonly #insecure: ReadonlySet<string>;
   readonly #logger: RegistryLogger | undefined;
+  readonly #options: RegistryClientOptions;
+  /** Set for a client made by withCredentials: the one whose connection pool it shares (and must not close). */
+  readonly #parent: RegistryClient | undefined;
 
-  constructor(options: RegistryClientOptions = {}) {
-    this.#transport = new Transport(options.transport, options.logger);
+  /** `parent` is withCredentials' business: pass only `options`. */
+  constructor(options: RegistryClientOptions = {}, parent?: RegistryClient) {
+    this.#options = options;
+    this.#parent = parent;
+    this.#transport = parent === undefined ? new Transport(options.transport, options.logger) : parent.#transport;
     this.#credentials = options.credentials;
     this.#auth = new Authenticator(this.#transport, async (registry, signal) => this.#credentials?.get(registry, { signal }));
     this.#insecure = new Set((options.insecureRegistries ?? []).map((r) => r.toLowerCase()));
@@ -130,8 +136,19 @@ export class RegistryClient {
     this.#auth.forget(registry);
   }
 
-  /** Closes pooled connections so the process can exit; in-flight requests finish first. */
+  /**
+   * A client over the same connection pool and settings that authenticates with `credentials`
+   * instead (its own token cache), for callers that act for several parties (the admission
+   * webhook with a Pod's pull secrets). Its `close` does nothing; close this one.
+   */
+  withCredentials(credentials: CredentialStore): RegistryClient {
+    const root = this.#parent ?? this;
+    return new RegistryClient({ ...root.#options, credentials }, root);
+  }
+
+  /** Closes pooled connections so the process can exit; in-flight requests finish first. A client from withCredentials leaves the shared pool open. */
   async close(): Promise<void> {
+    if (this.#parent !== undefined) return;
     await this.#transport.close();
   }
 

@@ -1,10 +1,22 @@
 // The admission server's config loader: turns `sigil admission serve` flags into a frozen config
-// (STYLE.md rule 11: only loaders see flags and files) — policies, TLS material and the address.
+// (STYLE.md rule 11: only loaders see flags and files) — policies, TLS material, the address and
+// the cluster connection — and the verifier wiring, registry credentials from Secrets included.
 
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createNotaryImageVerifier, decodePolicyDocuments, type AdmissionObserver, type KyvernoPolicy, type PolicyException, type VerificationCache, type VerifyImage } from '../../admission/index.js';
+import {
+  createNotaryImageVerifier,
+  decodePolicyDocuments,
+  type AdmissionObserver,
+  type ImageCredentials,
+  type KyvernoPolicy,
+  type NotaryImageVerifierOptions,
+  type PolicyException,
+  type VerificationCache,
+  type VerifyImage,
+} from '../../admission/index.js';
+import { loadInClusterConfig, loadKubeconfig, type KubeConfig } from '../../kube/index.js';
 import { createCertificate, encodeCertificatesPem } from '../../pki/index.js';
 import type { RegistryClient } from '../../registry/index.js';
 import { parseAddr } from '../registry/index.js';
@@ -29,6 +41,21 @@ export interface AdmissionServeFlags {
   readonly tlsKey?: string;
   readonly tlsDir?: string;
   readonly reportsDir?: string;
+  /** Connect to the cluster of this kubeconfig file. */
+  readonly kubeconfig?: string;
+  /** The kubeconfig context (default its current-context); without `kubeconfig`, of KUBECONFIG or ~/.kube/config. */
+  readonly context?: string;
+  /** Connect with the pod's service account. */
+  readonly inCluster?: boolean;
+  /** Sigil's own namespace (connected only). */
+  readonly namespace?: string;
+}
+
+/** Where a connected server reaches its cluster. */
+export interface AdmissionClusterConfig {
+  readonly kube: KubeConfig;
+  /** Sigil's own namespace: where a plain `imageRegistryCredentials.secrets` name is read, as Kyverno reads it in its own. */
+  readonly namespace: string;
 }
 
 /** Policies and exceptions read from files. */
@@ -52,8 +79,10 @@ export interface AdmissionServeConfig {
   readonly tlsGenerated: boolean;
   /** The files the serving chain and key were read from, watched for renewal. */
   readonly tlsFiles: { readonly cert: string; readonly key: string };
-  /** The `--policies` path (file or directory), watched for changes. */
-  readonly policyPath: string;
+  /** The `--policies` path (file or directory), watched for changes; undefined when connected without one. */
+  readonly policyPath?: string;
+  /** Set when connected (`--kubeconfig`, `--context` or `--in-cluster`). */
+  readonly cluster?: AdmissionClusterConfig;
   /** `--reports-dir`: PolicyReports of admitted resources are written there as JSON. */
   readonly reportsDir?: string;
 }
@@ -92,12 +121,39 @@ export interface RegistryVerifierOptions {
   readonly observer?: AdmissionObserver;
   /** The digest-keyed verdict cache; `false` turns it off. Default: one with Kyverno's 1 h TTL and 1000 entries. */
   readonly cache?: VerificationCache | false;
+  /** Connected: credentials from the entry's `imageRegistryCredentials.secrets` and the Pod's `imagePullSecrets` (secretCredentialsFor). Default: the client's own only. */
+  readonly credentialsFor?: NotaryImageVerifierOptions['credentialsFor'];
+  /** Most registry clients kept for credential sets other than the server's own (default MAX_CREDENTIAL_CLIENTS). */
+  readonly maxCredentialClients?: number;
 }
 
-/** The Notary verifier over `client`'s registry repositories (one repository per image). */
+/** Clients kept for Secret credential sets; each shares the server's connection pool, so one more costs only its token cache. */
+export const MAX_CREDENTIAL_CLIENTS = 256;
+
+/**
+ * The Notary verifier over `client`'s registry repositories (one repository per image). With
+ * `credentialsFor`, an image whose credentials come from Secrets is opened through a client for that
+ * credential set (client.withCredentials, the same connection pool), kept for reuse.
+ */
 export function createRegistryImageVerifier(client: RegistryClient, options: RegistryVerifierOptions = {}): VerifyImage {
+  const max = options.maxCredentialClients ?? MAX_CREDENTIAL_CLIENTS;
+  const clients = new Map<string, RegistryClient>();
+  const clientFor = (credentials: ImageCredentials | undefined): RegistryClient => {
+    if (credentials?.store === undefined) return client;
+    let found = clients.get(credentials.key);
+    if (found !== undefined) clients.delete(credentials.key);
+    found ??= client.withCredentials(credentials.store);
+    // Least recently used first out; a dropped one holds only its token cache.
+    clients.set(credentials.key, found);
+    for (const oldest of clients.keys()) {
+      if (clients.size <= max) break;
+      clients.delete(oldest);
+    }
+    return found;
+  };
   return createNotaryImageVerifier({
-    openRepository: (image) => client.repository(image.target.registry, image.target.repository),
+    openRepository: (image, { credentials }) => clientFor(credentials).repository(image.target.registry, image.target.repository),
+    ...(options.credentialsFor === undefined ? {} : { credentialsFor: options.credentialsFor }),
     ...(options.observer === undefined ? {} : { observer: options.observer }),
     ...(options.cache === undefined ? {} : { cache: options.cache }),
   });
@@ -176,13 +232,27 @@ export async function ensureTlsDir(dir: string, now: Date): Promise<{ cert: Buff
 /** Builds the config from flags: reads the policies and the TLS files (or the --tls-dir, generating it when empty). */
 export async function loadAdmissionServeConfig(flags: AdmissionServeFlags, now: Date = new Date()): Promise<AdmissionServeConfig> {
   const { host, port } = parseAddr(flags.addr ?? DEFAULT_ADMISSION_ADDR);
-  if (flags.policies === undefined) throw new Error('--policies PATH is required: a Kyverno policy file or a directory of them');
+  const connected = flags.kubeconfig !== undefined || flags.context !== undefined || flags.inCluster === true;
+  if (flags.inCluster === true && (flags.kubeconfig !== undefined || flags.context !== undefined)) throw new Error('use either --in-cluster or --kubeconfig/--context, not both');
+  if (!connected && flags.namespace !== undefined) throw new Error('--namespace is for a connected server: add --kubeconfig FILE, --context NAME or --in-cluster');
+  if (flags.namespace === '') throw new Error('--namespace: give a namespace name');
+  if (flags.policies === undefined && !connected) {
+    throw new Error('--policies PATH is required: a Kyverno policy file or a directory of them (or connect with --kubeconfig, --context or --in-cluster to enforce sigil.dev policies)');
+  }
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
   if (flags.tlsCert !== undefined && flags.tlsDir !== undefined) throw new Error('use either --tls-cert/--tls-key or --tls-dir, not both');
   if (flags.tlsCert === undefined && flags.tlsDir === undefined) throw new Error('TLS is required: pass --tls-cert and --tls-key, or --tls-dir DIR to generate a CA and serving certificate there');
   if (flags.reportsDir === '') throw new Error('--reports-dir: give a directory');
-  const policies = await loadPolicyFiles([flags.policies]);
-  const common = { host, port, policies, policyPath: flags.policies, ...(flags.reportsDir === undefined ? {} : { reportsDir: flags.reportsDir }) };
+  const policies = flags.policies === undefined ? NO_POLICIES : await loadPolicyFiles([flags.policies]);
+  const cluster = connected ? await loadClusterConfig(flags) : undefined;
+  const common = {
+    host,
+    port,
+    policies,
+    ...(flags.policies === undefined ? {} : { policyPath: flags.policies }),
+    ...(flags.reportsDir === undefined ? {} : { reportsDir: flags.reportsDir }),
+    ...(cluster === undefined ? {} : { cluster }),
+  };
   if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
     const tls = await readTlsPair({ cert: flags.tlsCert, key: flags.tlsKey });
     return Object.freeze({ ...common, tls, tlsGenerated: false, tlsFiles: { cert: flags.tlsCert, key: flags.tlsKey } });
@@ -190,6 +260,18 @@ export async function loadAdmissionServeConfig(flags: AdmissionServeFlags, now: 
   const dir = flags.tlsDir ?? '';
   const { cert, key, generated } = await ensureTlsDir(dir, now);
   return Object.freeze({ ...common, tls: { cert, key }, tlsDir: dir, tlsGenerated: generated, tlsFiles: { cert: join(dir, TLS_DIR_FILES.cert), key: join(dir, TLS_DIR_FILES.key) } });
+}
+
+const NO_POLICIES: LoadedPolicies = Object.freeze({ policies: Object.freeze([]), exceptions: Object.freeze([]), files: Object.freeze([]) });
+
+/** The cluster connection of `--kubeconfig`/`--context` or `--in-cluster`, and Sigil's namespace: `--namespace`, else the pod's (in-cluster), else sigil-system. */
+async function loadClusterConfig(flags: AdmissionServeFlags): Promise<AdmissionClusterConfig> {
+  const kube =
+    flags.inCluster === true
+      ? await loadInClusterConfig()
+      : await loadKubeconfig({ ...(flags.kubeconfig === undefined ? {} : { path: flags.kubeconfig }), ...(flags.context === undefined ? {} : { context: flags.context }) });
+  const namespace = flags.namespace ?? (flags.inCluster === true ? kube.namespace : ADMISSION_SERVICE.namespace);
+  return Object.freeze({ kube, namespace });
 }
 
 /** Reads a serving chain and key (as --tls-cert and --tls-key name them). */

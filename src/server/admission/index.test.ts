@@ -16,6 +16,8 @@ it('exports exactly the admission server surface', () => {
     'generateServingTls',
     'loadAdmissionServeConfig',
     'loadPolicyFiles',
+    'MAX_CREDENTIAL_CLIENTS',
+    'secretCredentialsFor',
     'servingNames',
     'readTlsPair',
     'DEFAULT_MAX_REPORTS',

@@ -1,8 +1,10 @@
 // The admission webhook server: `sigil admission serve` over HTTPS.
 // Implements admission.k8s.io/v1 AdmissionReview webhooks (/validate, /mutate) and Kyverno's apiCall verifier contract (/checkimages).
 
-export { ADMISSION_SERVICE, createRegistryImageVerifier, DEFAULT_ADMISSION_ADDR, ensureTlsDir, expandPaths, generateServingTls, loadAdmissionServeConfig, loadPolicyFiles, readTlsPair, servingNames, TLS_DIR_FILES } from './config.js';
-export type { AdmissionServeConfig, AdmissionServeFlags, GeneratedTls, LoadedPolicies, RegistryVerifierOptions } from './config.js';
+export { ADMISSION_SERVICE, createRegistryImageVerifier, DEFAULT_ADMISSION_ADDR, ensureTlsDir, expandPaths, generateServingTls, loadAdmissionServeConfig, loadPolicyFiles, MAX_CREDENTIAL_CLIENTS, readTlsPair, servingNames, TLS_DIR_FILES } from './config.js';
+export type { AdmissionClusterConfig, AdmissionServeConfig, AdmissionServeFlags, GeneratedTls, LoadedPolicies, RegistryVerifierOptions } from './config.js';
+export { secretCredentialsFor } from './registry-credentials.js';
+export type { SecretCredentialSource } from './registry-credentials.js';
 export { AdmissionServer, MAX_CHECK_IMAGES, MAX_CHECK_IMAGES_BYTES } from './server.js';
 export type { AdmissionPolicySet, AdmissionServerOptions, CheckImageResult, CheckImagesResponse } from './server.js';
 export { DEFAULT_MAX_REPORTS, ReportStore, ruleResults, writeReportFile } from './reports.js';
