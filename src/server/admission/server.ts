@@ -320,7 +320,8 @@ export class AdmissionServer {
   }
 
   #json(res: ServerResponse, body: Uint8Array | string): void {
-    res.writeHead(200, { 'content-type': 'application/json' });
+    // With a length the answer goes out in one piece, not chunked (writeHead fixes the framing before end sees the body).
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength });
     res.end(body);
   }
 
