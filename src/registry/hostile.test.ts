@@ -39,6 +39,8 @@ interface FakeRegistry {
   readonly host: string;
   /** Every request received, in order. */
   readonly requests: SeenRequest[];
+  /** TCP connections accepted so far. */
+  readonly connections: () => number;
   close(): Promise<void>;
 }
 
@@ -59,11 +61,14 @@ async function startFakeRegistry(handler: Handler): Promise<FakeRegistry> {
       .then(() => handler(req, res))
       .catch(() => res.destroy());
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const registry: FakeRegistry = {
     host: `127.0.0.1:${port}`,
     requests,
+    connections: () => connections,
     close: async () => {
       // Hanging handlers never end their responses: drop their connections instead of waiting.
       server.closeAllConnections();
@@ -626,5 +631,21 @@ describe('a registry whose listings break the spec', { timeout: 10_000 }, () => 
     const repo = repositoryOn(registry);
     await assert.rejects(collect(repo.referrers(manifest.descriptor, opts())), registryError('RESPONSE_INVALID', registry));
     assert.equal(elsewhere.requests.length, 0, 'the other host was never asked');
+  });
+});
+
+describe('connection reuse', () => {
+  it('resolves a tag ten times over one kept-alive connection (undici would close after each HEAD)', async () => {
+    const manifest = testJson(MEDIA_TYPE_IMAGE_MANIFEST, { schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_MANIFEST, layers: [] });
+    const registry = await startFakeRegistry((req, res) => {
+      res.writeHead(200, { 'content-type': MEDIA_TYPE_IMAGE_MANIFEST, 'content-length': String(manifest.bytes.byteLength), 'docker-content-digest': manifest.descriptor.digest });
+      res.end(req.method === 'HEAD' ? undefined : manifest.bytes);
+    });
+    const repo = client().repository(registry.host, 'app');
+    for (let i = 0; i < 10; i++) assert.equal((await repo.resolve('v1', opts())).digest, manifest.descriptor.digest);
+    assert.deepEqual(new Set(registry.requests.map((r) => r.method)), new Set(['HEAD']));
+    // One, or two when the pool opens another while the first is still being released; without
+    // reset: false it is one per HEAD.
+    assert.ok(registry.connections() <= 2, `${registry.connections()} connections for 10 HEAD requests`);
   });
 });

@@ -377,6 +377,9 @@ export class Transport {
         headers: req.headers,
         body: body ?? null,
         signal,
+        // undici closes a connection after every HEAD, in case a broken server sends a body anyway;
+        // registries do not, and resolving a tag is the most frequent request there is.
+        ...(req.method === 'HEAD' ? { reset: false } : {}),
         headersTimeout: req.streaming ? settings.headersTimeoutMs : settings.requestTimeoutMs,
         bodyTimeout: req.streaming ? settings.bodyIdleTimeoutMs : settings.requestTimeoutMs,
       });
