@@ -73,9 +73,8 @@ export function isUnhealthyRegistryFailure(error: unknown): boolean {
 }
 
 /**
- * Retry-After in milliseconds when the error carries it as `retryAfterMs`. RegistryError has no
- * such field yet (the transport honours Retry-After itself before giving up), so today only errors
- * that add it are read; anything else falls back to exponential backoff.
+ * Retry-After in milliseconds when the error carries it (RegistryError.retryAfterMs, from a 429 or
+ * 503 the transport did not wait out itself); anything else falls back to exponential backoff.
  */
 function retryAfterOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;

@@ -63,6 +63,8 @@ export interface RegistryErrorOptions {
   readonly repository?: string;
   readonly status?: number;
   readonly details?: readonly RegistryErrorDetail[];
+  /** The response's Retry-After, in milliseconds. */
+  readonly retryAfterMs?: number;
   readonly cause?: unknown;
 }
 
@@ -76,6 +78,8 @@ export class RegistryError extends Error {
   readonly status?: number;
   /** The registry's error body entries, verbatim. */
   readonly details: readonly RegistryErrorDetail[];
+  /** How long the registry asked to wait (Retry-After on a 429 or 503), in milliseconds. */
+  readonly retryAfterMs?: number;
 
   constructor(code: RegistryErrorCode, message: string, options: RegistryErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -84,6 +88,7 @@ export class RegistryError extends Error {
     this.registry = options.registry;
     if (options.repository !== undefined) this.repository = options.repository;
     if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     this.details = Object.freeze([...(options.details ?? [])]);
   }
 }
@@ -156,7 +161,7 @@ export function locationOf(subject: Pick<ErrorSubject, 'registry' | 'repository'
  * The error for an unsuccessful response: the first spec code in the body, else one chosen by
  * status; the message names the place, the status, the code and the next step.
  */
-export function errorFromResponse(status: number, details: readonly RegistryErrorDetail[], subject: ErrorSubject): RegistryError {
+export function errorFromResponse(status: number, details: readonly RegistryErrorDetail[], subject: ErrorSubject, retryAfterMs?: number): RegistryError {
   const known = details.find((d) => isDistributionErrorCode(d.code));
   const code: RegistryErrorCode = known !== undefined ? (known.code as DistributionErrorCode) : codeForStatus(status, subject);
   const where = locationOf(subject);
@@ -173,5 +178,6 @@ export function errorFromResponse(status: number, details: readonly RegistryErro
     ...(subject.repository === undefined ? {} : { repository: subject.repository }),
     status,
     details,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 }

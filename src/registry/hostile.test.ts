@@ -398,6 +398,8 @@ describe('a registry that asks the client to come back later', { timeout: 10_000
     const ms = await elapsedMs(() => assert.rejects(repo.fetch(manifest.descriptor, opts()), registryError('TOOMANYREQUESTS', registry)));
     assert.equal(registry.requests.length, 1);
     assert.ok(ms < 10_000);
+    // The wait it asked for travels with the error, for callers that back off (the admission limiter).
+    await assert.rejects(repo.fetch(manifest.descriptor, opts()), (err: unknown) => err instanceof RegistryError && err.retryAfterMs === 3_600_000);
   });
 
   it('does not retry a PATCH that streamed a chunk of an upload', async () => {

@@ -179,7 +179,7 @@ export async function errorFrom(response: HttpResponse, subject: ErrorSubject): 
   } catch {
     // an oversized or broken error body still leaves the status to report
   }
-  return errorFromResponse(response.status, decodeErrorBody(withoutCredential(bytes, sentAuthorization.get(response))), subject);
+  return errorFromResponse(response.status, decodeErrorBody(withoutCredential(bytes, sentAuthorization.get(response))), subject, parseRetryAfter(response.header('retry-after')));
 }
 
 /** An error body with the credential part of `authorization` (token, base64 user:password) replaced, before it can reach a message. */
