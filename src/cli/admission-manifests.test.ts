@@ -140,7 +140,7 @@ describe('the manifests’ Deployment args', () => {
         if (all[i - 1] === '--addr') return '127.0.0.1:0'; // the pod's 0.0.0.0:9443, on a free loopback port
         return arg.startsWith('/etc/sigil/') ? join(root, arg) : arg;
       });
-    assert.deepEqual(args.filter((a) => a.startsWith('--')), ['--addr', '--tls-cert', '--tls-key', '--policies']);
+    assert.deepEqual(args.filter((a) => a.startsWith('--')), ['--addr', '--tls-cert', '--tls-key', '--policies', '--timeout-seconds']);
     const child = spawn(process.execPath, [SIGIL, ...args], { env: { ...process.env, SIGIL_CONFIG: join(home, 'sigil') }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';

@@ -427,6 +427,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--tls-dir <dir>', 'use ca.crt, tls.crt and tls.key here; generate a CA and serving certificate when empty')
     .option('--reports-dir <dir>', 'also write the PolicyReport of each admitted resource here, as JSON')
     .option('--reload-interval <duration>', 'how often policy and TLS files are checked for changes (e.g. 2s, 500ms)', '2s')
+    .option('--timeout-seconds <n>', "the webhook configuration's timeoutSeconds (1 to 30); default: the policies' webhookTimeoutSeconds, else 10", integer)
     .addOption(insecure())
     .action(async (flags) => {
       const { runAdmissionServe } = await import('./commands/admission.js');

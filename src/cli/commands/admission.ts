@@ -38,12 +38,14 @@ function firstLine(error: unknown): string {
 }
 
 /** Runs `sigil admission serve`; resolves once the server has stopped. */
-export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionServeFlags & { readonly reloadInterval?: string }): Promise<void> {
+export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionServeFlags & { readonly reloadInterval?: string; readonly timeoutSeconds?: number }): Promise<void> {
   let config;
   let intervalMs: number;
   try {
     intervalMs = parseGoDuration('--reload-interval', flags.reloadInterval ?? '2s');
     if (intervalMs < 100) throw new Error(`--reload-interval ${flags.reloadInterval ?? ''}: at least 100ms`);
+    const timeout = flags.timeoutSeconds;
+    if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 30)) throw new Error(`--timeout-seconds ${timeout}: the apiserver allows 1 to 30 seconds`);
     config = await loadAdmissionServeConfig(flags);
   } catch (err) {
     throw new CliError(firstLine(err));
@@ -89,6 +91,7 @@ export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionSer
       ...(cluster === undefined || config.cluster === undefined ? {} : { credentialsFor: secretCredentialsFor({ secrets: cluster.credentials, namespace: config.cluster.namespace }) }),
     }),
     metrics,
+    ...(flags.timeoutSeconds === undefined ? {} : { timeoutSeconds: flags.timeoutSeconds }),
     ...(cluster === undefined ? { policies: fromFiles } : { namespaceLabels: (namespace: string) => cluster.namespaceLabels(namespace) }),
     reports: new ReportStore({ ...(config.reportsDir === undefined ? {} : { dir: config.reportsDir }), sinks, onError: warn('policy report not written') }),
     onError: warn('error'),

@@ -333,7 +333,7 @@ describe('buildAdmissionManifests', () => {
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    assert.deepEqual(container.args, ['admission', 'serve', '--addr', '0.0.0.0:9443', '--tls-cert', '/etc/sigil/tls/tls.crt', '--tls-key', '/etc/sigil/tls/tls.key', '--policies', '/etc/sigil/policies', '--in-cluster']);
+    assert.deepEqual(container.args, ['admission', 'serve', '--addr', '0.0.0.0:9443', '--tls-cert', '/etc/sigil/tls/tls.crt', '--tls-key', '/etc/sigil/tls/tls.key', '--policies', '/etc/sigil/policies', '--timeout-seconds', '10', '--in-cluster']);
     const mounts = Object.fromEntries((container.volumeMounts as Json[]).map((m) => [m.name, m]));
     const volumes = Object.fromEntries((pod.volumes as Json[]).map((v) => [v.name, v]));
     assert.deepEqual(mounts.tls, { name: 'tls', mountPath: ADMISSION_MOUNTS.tls, readOnly: true });

@@ -494,7 +494,7 @@ function deployment(s: ServerSettings): KubeManifest {
               name: 'sigil',
               image: s.image,
               imagePullPolicy: 'IfNotPresent',
-              args: ['admission', 'serve', '--addr', `0.0.0.0:${ADMISSION_CONTAINER_PORT}`, '--tls-cert', tlsPath(TLS_DIR_FILES.cert), '--tls-key', tlsPath(TLS_DIR_FILES.key), '--policies', ADMISSION_MOUNTS.policies, '--in-cluster'],
+              args: ['admission', 'serve', '--addr', `0.0.0.0:${ADMISSION_CONTAINER_PORT}`, '--tls-cert', tlsPath(TLS_DIR_FILES.cert), '--tls-key', tlsPath(TLS_DIR_FILES.key), '--policies', ADMISSION_MOUNTS.policies, '--timeout-seconds', String(s.timeoutSeconds), '--in-cluster'],
               // V8's heap stays well under the memory limit, so it collects before the kernel kills.
               env: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=256' }],
               ports: [{ name: 'https', containerPort: ADMISSION_CONTAINER_PORT, protocol: 'TCP' }],

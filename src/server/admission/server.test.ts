@@ -482,6 +482,19 @@ describe('AdmissionServer registry misbehaving, then back', () => {
   });
 });
 
+describe('AdmissionServer timeout', () => {
+  it("takes the webhook configuration's timeoutSeconds over the policies' when given", async () => {
+    const file = join(home, 'timeout.yaml');
+    await writeFile(file, policyYaml({ name: 'check-image', host: registry.host, timeout: 20 }));
+    const { policies, exceptions } = await loadPolicyFiles([file]);
+    const fromPolicies = new AdmissionServer({ tls, verifyImage: createRegistryImageVerifier(client), policies: { policies, exceptions } });
+    assert.equal(fromPolicies.timeoutSeconds, 20);
+    const configured = new AdmissionServer({ tls, verifyImage: createRegistryImageVerifier(client), policies: { policies, exceptions }, timeoutSeconds: 5 });
+    assert.equal(configured.timeoutSeconds, 5);
+    assert.equal(configured.deadlineMs, 4000, 'the verification deadline leaves the 1 s margin');
+  });
+});
+
 describe('AdmissionServer deadline', () => {
   it('denies at the deadline even when the verifier ignores the abort signal', async () => {
     const file = join(home, 'stuck.yaml');

@@ -63,6 +63,8 @@ export interface AdmissionServerOptions {
   readonly reports?: ReportStore;
   /** Told about failures outside any request's answer (a report that could not be written). */
   readonly onError?: (error: unknown) => void;
+  /** The webhook configuration's `timeoutSeconds` (1–30), which bounds every review; default: from the policies. */
+  readonly timeoutSeconds?: number;
   /** Records requests, results and verification facts; GET /metrics serves them. */
   readonly metrics?: AdmissionMetrics;
   /** A namespace's labels as the cluster has them, for namespaceSelector; undefined when unknown. */
@@ -228,8 +230,14 @@ export class AdmissionServer {
     this.#server?.setSecureContext({ cert: tls.cert, key: tls.key });
   }
 
-  /** The webhook timeout in seconds: the largest of the policies', else 10, capped at 30. */
+  /**
+   * The webhook timeout in seconds: the webhook configuration's (`timeoutSeconds` option) when
+   * given — the apiserver waits no longer, whatever a policy says — else the largest of the
+   * policies' `webhookTimeoutSeconds`, else 10; capped at 30.
+   */
   get timeoutSeconds(): number {
+    const configured = this.#options.timeoutSeconds;
+    if (configured !== undefined) return Math.min(MAX_WEBHOOK_TIMEOUT_SECONDS, Math.max(1, configured));
     const values = (this.#policies?.policies ?? []).map((p) => p.spec.webhookTimeoutSeconds).filter((t): t is number => t !== undefined);
     return Math.min(MAX_WEBHOOK_TIMEOUT_SECONDS, Math.max(1, values.length === 0 ? DEFAULT_WEBHOOK_TIMEOUT_SECONDS : Math.max(...values)));
   }
