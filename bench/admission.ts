@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
+import { notaryPolicyYaml } from '../test/support/admission.js';
 import { freePort, startDockerRegistry } from '../test/support/docker-registry.js';
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS, SHARED_TESTDATA } from '../test/support/shared.js';
 import { SIGIL } from '../test/support/sigil-cli.js';
@@ -252,43 +253,6 @@ async function serveRegistry(root: string): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
-/** A ClusterPolicy like ../shared/policies/01-check-image-notary.yaml: Notary attestor trusting `cert` for `host/*`. */
-function policyYaml(host: string, cert: string): string {
-  const indented = cert
-    .trim()
-    .split('\n')
-    .map((l) => `                      ${l}`)
-    .join('\n');
-  return `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: check-images
-spec:
-  validationFailureAction: Enforce
-  webhookTimeoutSeconds: 10
-  rules:
-    - name: check-notary
-      match:
-        any:
-          - resources:
-              kinds:
-                - Pod
-      verifyImages:
-        - type: Notary
-          imageReferences:
-            - "${host}/*"
-          attestors:
-            - count: 1
-              entries:
-                - certificates:
-                    cert: |-
-${indented}
-          mutateDigest: true
-          verifyDigest: false
-          required: false
-`;
-}
-
 interface Review {
   request: { uid: string; object: { metadata: Record<string, unknown>; spec: { containers: Array<Record<string, unknown>> } } };
 }
@@ -412,7 +376,7 @@ async function main(): Promise<void> {
 
   const cert = await readFile(join(NOTATION_E2E, 'config/localkeys/e2e.crt'), 'utf8');
   const policyFile = join(work, 'policy.yaml');
-  await writeFile(policyFile, policyYaml(host, cert));
+  await writeFile(policyFile, notaryPolicyYaml({ name: 'check-images', rule: 'check-notary', host, cert }));
   const { policies, exceptions } = await loadPolicyFiles([policyFile]);
   const statement = policies[0]?.spec.rules[0]?.trustPolicy.statement;
   if (statement === undefined) throw new Error('the policy has no rule with a trust policy');

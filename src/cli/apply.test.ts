@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { notaryPolicyYaml } from '../../test/support/admission.js';
 import { freePort, startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
 import { ok, runSigil, type Result } from '../../test/support/sigil-cli.js';
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS } from '../../test/support/shared.js';
@@ -18,43 +19,10 @@ let home: string;
 let registry: RunningRegistry;
 let cert: string;
 
-/** A policy shaped like ../shared/policies/01-check-image-notary.yaml, for images under `host`. */
+/** The tests' ClusterPolicy (test/support/admission.ts) for Pods in test-notation, digests verified and required. */
 function policyYaml(options: { name: string; host: string; action?: 'Enforce' | 'Audit' }): string {
   const audit = options.action === 'Audit';
-  const indented = cert
-    .trim()
-    .split('\n')
-    .map((l) => `                      ${l}`)
-    .join('\n');
-  return `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: ${options.name}
-spec:
-  validationFailureAction: ${options.action ?? 'Enforce'}
-  webhookTimeoutSeconds: 30
-  rules:
-    - name: check-digest
-      match:
-        resources:
-          kinds:
-            - Pod
-          namespaces:
-            - test-notation
-      verifyImages:
-        - type: Notary
-          imageReferences:
-            - "${options.host}/*"
-          attestors:
-            - count: 1
-              entries:
-                - certificates:
-                    cert: |-
-${indented}
-          mutateDigest: ${audit ? 'false' : 'true'}
-          verifyDigest: ${audit ? 'false' : 'true'}
-          required: true
-`;
+  return notaryPolicyYaml({ ...options, cert, timeoutSeconds: 30, namespaces: ['test-notation'], verifyDigest: !audit, required: true });
 }
 
 function podYaml(name: string, image: string): string {

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { RegistryClient } from '../../registry/index.js';
 import { freePort, startDockerRegistry, type RunningRegistry } from '../../../test/support/docker-registry.js';
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS, SHARED_TESTDATA } from '../../../test/support/shared.js';
+import { notaryPolicyYaml } from '../../../test/support/admission.js';
 import { ok, runSigil, SIGIL } from '../../../test/support/sigil-cli.js';
 import { createRegistryImageVerifier, ensureTlsDir, generateServingTls, loadPolicyFiles, servingNames, TLS_DIR_FILES } from './config.js';
 import { AdmissionMetrics, metricValue } from './metrics.js';
@@ -51,41 +52,9 @@ function post(port: number, path: string, body: string | Buffer, contentType = '
 
 const get = (port: number, path: string) => post(port, path, '', 'text/plain', 'GET');
 
-/** A ClusterPolicy shaped like ../shared/policies/01-check-image-notary.yaml, for Pods (and by autogen their controllers). */
-function policyYaml(options: { name: string; host: string; timeout?: number }): string {
-  const indented = cert
-    .trim()
-    .split('\n')
-    .map((l) => `                      ${l}`)
-    .join('\n');
-  return `apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: ${options.name}
-spec:
-  validationFailureAction: Enforce
-  webhookTimeoutSeconds: ${options.timeout ?? 10}
-  rules:
-    - name: check-digest
-      match:
-        any:
-          - resources:
-              kinds:
-                - Pod
-      verifyImages:
-        - type: Notary
-          imageReferences:
-            - "${options.host}/*"
-          attestors:
-            - count: 1
-              entries:
-                - certificates:
-                    cert: |-
-${indented}
-          mutateDigest: true
-          verifyDigest: false
-          required: false
-`;
+/** The tests' ClusterPolicy (test/support/admission.ts), trusting e2e.crt, for Pods (and by autogen their controllers). */
+function policyYaml(options: { name: string; host: string; timeout?: number; action?: 'Enforce' | 'Audit' }): string {
+  return notaryPolicyYaml({ name: options.name, host: options.host, cert, ...(options.timeout === undefined ? {} : { timeoutSeconds: options.timeout }), ...(options.action === undefined ? {} : { action: options.action }) });
 }
 
 async function startServer(policy: string, margin?: number, reports?: ReportStore): Promise<number> {
@@ -277,7 +246,7 @@ describe('AdmissionServer PolicyReports', () => {
   let reportsDir: string;
   before(async () => {
     reportsDir = join(home, 'reports');
-    const audit = policyYaml({ name: 'audit-image', host: registry.host }).replace('validationFailureAction: Enforce', 'validationFailureAction: Audit').replace('mutateDigest: true', 'mutateDigest: false');
+    const audit = policyYaml({ name: 'audit-image', host: registry.host, action: 'Audit' });
     auditPort = await startServer(audit, undefined, new ReportStore({ dir: reportsDir }));
   });
 
@@ -573,7 +542,7 @@ describe('sigil admission serve reloading', () => {
         return (JSON.parse(reply) as ReviewResponse).response.allowed;
       };
       assert.equal(await admit(firstCa), false, 'Enforce denies the unsigned image');
-      await writeFile(file, policyYaml({ name: 'check-image', host: registry.host }).replace('validationFailureAction: Enforce', 'validationFailureAction: Audit').replace('mutateDigest: true', 'mutateDigest: false'));
+      await writeFile(file, policyYaml({ name: 'check-image', host: registry.host, action: 'Audit' }));
       await waitFor(() => err, /reloaded 1 policy from 1 file/);
       assert.equal(await admit(firstCa), true, 'the Audit version admits it');
       await writeFile(file, 'spec: [');
