@@ -20,7 +20,7 @@
 // BENCH_CONCURRENCY, BENCH_BURST, BENCH_PHASES=raw,warm,mutate,cold,burst; e.g. BENCH_SECONDS=0.5
 // for a smoke run)
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,9 +28,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
 import { notaryPolicyYaml } from '../test/support/admission.js';
-import { freePort, startDockerRegistry } from '../test/support/docker-registry.js';
+import { startDockerRegistry } from '../test/support/docker-registry.js';
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS, SHARED_TESTDATA } from '../test/support/shared.js';
-import { SIGIL } from '../test/support/sigil-cli.js';
+import { SIGIL, startSigilRegistry } from '../test/support/sigil-cli.js';
 import { applyPatch, decodePatch, ADMISSION_TRUST_STORE_NAME } from '../src/admission/index.js';
 import { decodeCertificates } from '../src/pki/index.js';
 import { JWS_MEDIA_TYPE, TRUST_POLICY_VERSION, Verifier, type TrustPolicyDocument, type TrustStore } from '../src/notary/index.js';
@@ -226,31 +226,11 @@ function runSigil(args: readonly string[], env: Record<string, string>): Promise
   });
 }
 
-/** Starts `sigil registry serve` on a free loopback port; resolves once it says it is listening. */
+/** Starts `sigil registry serve` (test/support/sigil-cli.ts), stopped at clean-up. */
 async function serveRegistry(root: string): Promise<string> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [SIGIL, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  });
-  let output = '';
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the registry did not start: ${output}`)), 30_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the registry exited with ${code}: ${output}`));
-    });
-  });
-  return `127.0.0.1:${port}`;
+  const registry = await startSigilRegistry(root);
+  cleanups.push(() => registry.stop());
+  return registry.host;
 }
 
 interface Review {

@@ -11,8 +11,7 @@ import { constants, generateKeyPairSync, randomBytes, sign as cryptoSign, verify
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../test/support/docker-registry.js';
-import { buildImageLayout, SIGIL } from '../test/support/sigil-cli.js';
+import { buildImageLayout, SIGIL, startSigilRegistry } from '../test/support/sigil-cli.js';
 import { createLocalSigner } from '../src/keys/index.js';
 import {
   COSE_MEDIA_TYPE,
@@ -218,40 +217,6 @@ async function sigil(args: readonly string[], env: Record<string, string>): Prom
   return result;
 }
 
-/** Starts `sigil registry serve` on a free loopback port; resolves once it says it is listening. */
-async function serve(root: string): Promise<{ host: string; stop: () => Promise<void> }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [SIGIL, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the registry did not start: ${output}`)), 30_000);
-      child.stdout.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`the registry exited with ${code}: ${output}`));
-      });
-    });
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  return {
-    host: `127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? NaN;
@@ -265,7 +230,7 @@ interface CliTimes {
 }
 
 async function cliVerify(work: string): Promise<CliTimes> {
-  const registry = await serve(join(work, 'registry'));
+  const registry = await startSigilRegistry(join(work, 'registry'));
   try {
     const env = { SIGIL_CONFIG: join(work, 'config'), DOCKER_CONFIG: join(work, 'docker') };
     const digest = await buildImageLayout(join(work, 'layout'));

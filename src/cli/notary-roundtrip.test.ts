@@ -3,15 +3,15 @@
 // `sigil registry serve` (the referrers API) and an OCI image layout.
 
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort, startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
+import { startDockerRegistry, type RunningRegistry } from '../../test/support/docker-registry.js';
 import { copyWritable, NOTATION_E2E, NOTATION_LAYOUTS } from '../../test/support/shared.js';
-import { buildImageLayout, failsWithOneLine, ok, runSigil, SIGIL, type Result } from '../../test/support/sigil-cli.js';
+import { buildImageLayout, failsWithOneLine, ok, runSigil, startSigilRegistry, type Result, type SigilRegistry } from '../../test/support/sigil-cli.js';
 
 const exec = promisify(execFile);
 const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
@@ -20,34 +20,13 @@ const IDENTITY = 'x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=roundtrip';
 let home: string;
 let config: string;
 let distribution: RunningRegistry | undefined;
-let embedded: { host: string; child: ChildProcess } | undefined;
+let embedded: SigilRegistry | undefined;
 let fingerprint: string;
 
 function sigil(args: string[], configDir = config): Promise<Result> {
   return runSigil(args, { env: { SIGIL_CONFIG: configDir, DOCKER_CONFIG: join(home, 'docker') } });
 }
 
-/** Starts `sigil registry serve` as a real process and resolves once it says it is listening. */
-async function serveEmbedded(root: string): Promise<{ host: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [SIGIL, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', root, '--log-level', 'error'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`sigil registry did not start: ${output}`)), 30_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`sigil registry exited with ${code}: ${output}`));
-    });
-  });
-  return { host: `127.0.0.1:${port}`, child };
-}
 
 async function getJson(url: string): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -66,7 +45,7 @@ before(async () => {
   config = join(home, 'config');
   const [registry, served] = await Promise.all([
     startDockerRegistry(),
-    serveEmbedded(join(home, 'embedded')),
+    startSigilRegistry(join(home, 'embedded'), ['--log-level', 'error']),
     (async () => {
       ok(await sigil(['cert', 'generate-test', '--default', 'roundtrip']));
       ok(await sigil(['cert', 'generate-test', 'other']));
@@ -81,11 +60,7 @@ before(async () => {
   assert.match(fingerprint, /^[0-9a-f]{64}$/);
 });
 after(async () => {
-  if (embedded !== undefined && embedded.child.exitCode === null) {
-    const exited = new Promise((resolve) => embedded?.child.once('exit', resolve));
-    embedded.child.kill('SIGTERM');
-    await exited;
-  }
+  await embedded?.stop();
   await distribution?.stop();
   await rm(home, { recursive: true, force: true });
 });

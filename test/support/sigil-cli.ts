@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { freePort } from './docker-registry.js';
 
 /** The package's bin, from dist/test/support. */
 export const SIGIL = fileURLToPath(new URL('../../../bin/sigil.js', import.meta.url));
@@ -89,4 +90,46 @@ export async function buildImageLayout(dir: string): Promise<string> {
     JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }),
   );
   return manifest.digest;
+}
+
+/** A `sigil registry serve` process started by startSigilRegistry. */
+export interface SigilRegistry {
+  /** `127.0.0.1:PORT`. */
+  readonly host: string;
+  /** Sends SIGTERM (if it still runs) and resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts `sigil registry serve` on a free loopback port over `root`; resolves once it says it is listening. */
+export async function startSigilRegistry(root: string, extraArgs: readonly string[] = []): Promise<SigilRegistry> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [SIGIL, 'registry', 'serve', '--addr', `127.0.0.1:${port}`, '--root', root, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`sigil registry serve did not start: ${output}`)), 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`sigil registry serve exited with ${code}: ${output}`));
+      });
+    });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
