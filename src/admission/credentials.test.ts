@@ -7,29 +7,16 @@ import { credentialSources, imagePullSecretNames, verificationOfAttestor } from 
 import type { EvaluationRequest } from './engine.js';
 import type { CertificatesAttestor, KyvernoPolicy, NestedAttestor, NotaryAttestor, Rule } from './model.js';
 import { decodePolicyDocuments } from './policy.js';
+import { podRulePolicyText } from '../../test/support/admission.js';
 
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
 
 /** A rule with two verifyImages entries: the first with `credentials` and a nested attestor, the second without. */
 function rule(credentials?: Record<string, unknown>): Rule {
-  const text = JSON.stringify({
-    apiVersion: 'kyverno.io/v1',
-    kind: 'ClusterPolicy',
-    metadata: { name: 'p' },
-    spec: {
-      validationFailureAction: 'Enforce',
-      rules: [
-        {
-          name: 'r',
-          match: { any: [{ resources: { kinds: ['Pod'] } }] },
-          verifyImages: [
-            { type: 'Notary', imageReferences: ['reg.example/*'], attestors: [{ entries: [{ attestor: { entries: [{ certificates: { cert: CERT } }] } }] }], ...(credentials === undefined ? {} : { imageRegistryCredentials: credentials }) },
-            { type: 'Notary', imageReferences: ['other.example/*'], attestors: [{ entries: [{ certificates: { cert: CERT } }] }] },
-          ],
-        },
-      ],
-    },
-  });
+  const text = podRulePolicyText([
+    { type: 'Notary', imageReferences: ['reg.example/*'], attestors: [{ entries: [{ attestor: { entries: [{ certificates: { cert: CERT } }] } }] }], ...(credentials === undefined ? {} : { imageRegistryCredentials: credentials }) },
+    { type: 'Notary', imageReferences: ['other.example/*'], attestors: [{ entries: [{ certificates: { cert: CERT } }] }] },
+  ]);
   return ((decodePolicyDocuments(text, 'test')[0] as KyvernoPolicy).spec.rules[0]) as Rule;
 }
 

@@ -20,6 +20,7 @@ import type { AdmissionObserver, CacheLookup } from './observer.js';
 import { decodePolicyDocuments } from './policy.js';
 import { RegistryLimiter } from './registry-limits.js';
 import { createNotaryImageVerifier, trustFingerprint, type ImageCredentials, type ImageSource } from './verifier.js';
+import { podRulePolicyText } from '../../test/support/admission.js';
 
 const REG = '127.0.0.1:5000';
 const OTHER_REG = '127.0.0.1:6000';
@@ -153,21 +154,7 @@ interface Subject {
 /** A ClusterPolicy with one Notary rule and one certificates entry, decoded as the engine gets it. */
 function subject(options: { cert?: string; certChain?: string; useCache?: boolean; rule?: string; imageRegistryCredentials?: Record<string, unknown> } = {}): Subject {
   const certificates = { cert: options.cert ?? E2E_CERT, ...(options.certChain === undefined ? {} : { certChain: options.certChain }) };
-  const text = JSON.stringify({
-    apiVersion: 'kyverno.io/v1',
-    kind: 'ClusterPolicy',
-    metadata: { name: 'p' },
-    spec: {
-      validationFailureAction: 'Enforce',
-      rules: [
-        {
-          name: options.rule ?? 'r',
-          match: { any: [{ resources: { kinds: ['Pod'] } }] },
-          verifyImages: [{ type: 'Notary', imageReferences: ['*'], attestors: [{ entries: [{ certificates }] }], ...(options.useCache === undefined ? {} : { useCache: options.useCache }), ...(options.imageRegistryCredentials === undefined ? {} : { imageRegistryCredentials: options.imageRegistryCredentials }) }],
-        },
-      ],
-    },
-  });
+  const text = podRulePolicyText([{ type: 'Notary', imageReferences: ['*'], attestors: [{ entries: [{ certificates }] }], ...(options.useCache === undefined ? {} : { useCache: options.useCache }), ...(options.imageRegistryCredentials === undefined ? {} : { imageRegistryCredentials: options.imageRegistryCredentials }) }], { rule: options.rule ?? 'r' });
   const policy = decodePolicyDocuments(text, 'test')[0] as KyvernoPolicy;
   const rule = policy.spec.rules[0] as Rule;
   const attestor = rule.verifyImages[0]?.attestors[0]?.entries[0] as CertificatesAttestor;

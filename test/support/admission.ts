@@ -59,3 +59,16 @@ ${indented}
           required: ${options.required ?? false}
 `;
 }
+
+/** An Enforce ClusterPolicy with one Pod rule holding `verifyImages`, as JSON text for decodePolicyDocuments. */
+export function podRulePolicyText(verifyImages: readonly Record<string, unknown>[], options: { readonly name?: string; readonly rule?: string } = {}): string {
+  return JSON.stringify({
+    apiVersion: 'kyverno.io/v1',
+    kind: 'ClusterPolicy',
+    metadata: { name: options.name ?? 'p' },
+    spec: {
+      validationFailureAction: 'Enforce',
+      rules: [{ name: options.rule ?? 'r', match: { any: [{ resources: { kinds: ['Pod'] } }] }, verifyImages }],
+    },
+  });
+}

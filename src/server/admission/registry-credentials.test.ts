@@ -9,6 +9,7 @@ import { KubeClient } from '../../kube/index.js';
 import { FakeKubeApiServer } from '../../../test/support/kube-apiserver.js';
 import { SecretCredentials } from './cluster.js';
 import { secretCredentialsFor } from './registry-credentials.js';
+import { podRulePolicyText } from '../../../test/support/admission.js';
 
 type Json = Record<string, unknown>;
 
@@ -36,21 +37,7 @@ after(async () => {
 });
 
 function subject(credentials?: Json): { policy: KyvernoPolicy; rule: Rule; attestor: CertificatesAttestor } {
-  const text = JSON.stringify({
-    apiVersion: 'kyverno.io/v1',
-    kind: 'ClusterPolicy',
-    metadata: { name: 'p' },
-    spec: {
-      validationFailureAction: 'Enforce',
-      rules: [
-        {
-          name: 'r',
-          match: { any: [{ resources: { kinds: ['Pod'] } }] },
-          verifyImages: [{ type: 'Notary', imageReferences: ['*'], attestors: [{ entries: [{ certificates: { cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' } }] }], ...(credentials === undefined ? {} : { imageRegistryCredentials: credentials }) }],
-        },
-      ],
-    },
-  });
+  const text = podRulePolicyText([{ type: 'Notary', imageReferences: ['*'], attestors: [{ entries: [{ certificates: { cert: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' } }] }], ...(credentials === undefined ? {} : { imageRegistryCredentials: credentials }) }]);
   const policy = decodePolicyDocuments(text, 'test')[0] as KyvernoPolicy;
   const rule = policy.spec.rules[0] as Rule;
   return { policy, rule, attestor: rule.verifyImages[0]?.attestors[0]?.entries[0] as CertificatesAttestor };
