@@ -60,27 +60,21 @@ describe('credentialSources', () => {
   it("uses the Pod's pull secrets and the server's own when the entry sets no imageRegistryCredentials", () => {
     const r = rule();
     const sources = credentialSources(r, attestors(r)[0], request('Pod', { spec: podSpec }));
-    assert.deepEqual(sources, { ruleSecrets: [], pullSecrets: ['regcred', 'second'], namespace: 'team-a', serverCredentials: true, unsupportedProviders: [] });
+    assert.deepEqual(sources, { ruleSecrets: [], pullSecrets: ['regcred', 'second'], namespace: 'team-a', unsupportedProviders: [] });
   });
 
-  it("lets the entry's secrets replace the server's own (Kyverno), keeping the pull secrets", () => {
+  it("lists the entry's secrets beside the pull secrets; the other entry has none of its own", () => {
     const r = rule({ secrets: ['sigil-regcred', 'other-ns/cred'] });
     const [mine, other] = attestors(r);
     const sources = credentialSources(r, mine, request('Pod', { spec: podSpec }));
     assert.deepEqual(sources.ruleSecrets, ['sigil-regcred', 'other-ns/cred']);
     assert.deepEqual(sources.pullSecrets, ['regcred', 'second']);
-    assert.equal(sources.serverCredentials, false);
-    // The other entry of the rule has no imageRegistryCredentials of its own.
-    assert.equal(credentialSources(r, other, request('Pod', { spec: podSpec })).serverCredentials, true);
+    assert.deepEqual(credentialSources(r, other, request('Pod', { spec: podSpec })).ruleSecrets, []);
   });
 
-  it("keeps the server's own for the default provider and lists the cloud providers Sigil cannot use", () => {
+  it('lists the cloud providers Sigil cannot use, leaving out default', () => {
     const r = rule({ secrets: ['sigil-regcred'], providers: ['default', 'amazon', 'github'] });
-    const sources = credentialSources(r, attestors(r)[0], request('Pod', { spec: podSpec }));
-    assert.equal(sources.serverCredentials, true);
-    assert.deepEqual(sources.unsupportedProviders, ['amazon', 'github']);
-    const onlyProviders = rule({ providers: ['azure'] });
-    assert.equal(credentialSources(onlyProviders, attestors(onlyProviders)[0], request('Pod', { spec: podSpec })).serverCredentials, true);
+    assert.deepEqual(credentialSources(r, attestors(r)[0], request('Pod', { spec: podSpec })).unsupportedProviders, ['amazon', 'github']);
   });
 
   it('reads no pull secrets for a cluster-scoped request', () => {

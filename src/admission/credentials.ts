@@ -1,6 +1,6 @@
 // Which registry credentials one verification may use, as Kyverno decides it (reference §1a
 // `imageRegistryCredentials`, §5b): the verifyImages entry's Secrets, the Pod's imagePullSecrets,
-// and the server's own credentials. Pure: reading the Secrets is the caller's (server/admission).
+// and the server's own credentials, merged in that order. Pure: reading the Secrets is the caller's (server/admission).
 
 import type { EvaluationRequest } from './engine.js';
 import { podSpecPointer } from './images.js';
@@ -15,12 +15,6 @@ export interface CredentialSources {
   readonly pullSecrets: readonly string[];
   /** The request's namespace, where `pullSecrets` are; `''` for a cluster-scoped object. */
   readonly namespace: string;
-  /**
-   * Whether the server's own credentials (docker config, `sigil login`) come last. False when the
-   * entry's imageRegistryCredentials name Secrets without the `default` provider: Kyverno replaces
-   * its global credentials with the entry's, not merges them.
-   */
-  readonly serverCredentials: boolean;
   /** Cloud providers the entry names (`amazon`, `azure`, `google`, `github`), which Sigil cannot use yet. */
   readonly unsupportedProviders: readonly string[];
 }
@@ -54,10 +48,9 @@ export function imagePullSecretNames(object: unknown, kind: string): string[] {
 }
 
 /**
- * The credential sources for verifying with `attestor` of `rule` in `request`. Kyverno: an
- * entry's imageRegistryCredentials replace the global credentials for that entry; the Pod's
- * imagePullSecrets are used as well. An entry that names no Secrets (only providers, or nothing)
- * keeps the server's own credentials, the nearest Sigil has to Kyverno's `default` keychain.
+ * The credential sources for verifying with `attestor` of `rule` in `request`: the entry's
+ * imageRegistryCredentials Secrets, then the Pod's imagePullSecrets; the server's own credentials
+ * always come last (merged, where Kyverno would let the entry's Secrets replace them).
  */
 export function credentialSources(rule: Rule, attestor: CertificatesAttestor, request: EvaluationRequest): CredentialSources {
   const credentials: ImageRegistryCredentials | undefined = verificationOfAttestor(rule, attestor)?.imageRegistryCredentials;
@@ -67,7 +60,6 @@ export function credentialSources(rule: Rule, attestor: CertificatesAttestor, re
     ruleSecrets: Object.freeze([...ruleSecrets]),
     pullSecrets: Object.freeze(request.namespace === '' ? [] : imagePullSecretNames(request.object, request.kind.kind)),
     namespace: request.namespace,
-    serverCredentials: ruleSecrets.length === 0 || providers.includes('default'),
     unsupportedProviders: Object.freeze(providers.filter((p) => p !== 'default')),
   });
 }

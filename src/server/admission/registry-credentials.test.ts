@@ -86,11 +86,10 @@ describe('secretCredentialsFor', () => {
     assert.equal((await resolve(['regcred'], undefined, 'ghcr.io/acme/app:v1')).key, 'server');
   });
 
-  it("uses no credentials at all when the entry's secrets have none for the registry: they replace the server's own", async () => {
+  it("still falls back to the server's own when the entry's secrets have none for the registry (merged, not replaced)", async () => {
     const found = await resolve([], { secrets: ['elsewhere'] });
-    assert.equal(found.key, 'anonymous');
-    assert.equal(await found.store?.get(REG), undefined);
-    assert.match(found.notes.join('; '), /no imageRegistryCredentials secret holds credentials for reg\.example:5000, and the entry's secrets replace the server's own/);
+    assert.equal(found.key, 'server');
+    assert.equal(found.store, undefined);
   });
 
   it('names missing Secrets and why, and goes on without them', async () => {

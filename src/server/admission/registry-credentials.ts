@@ -14,12 +14,11 @@ export interface SecretCredentialSource {
   readonly namespace: string;
 }
 
-/** `ImageCredentials.key` for the server's own credentials, and for none at all. */
+/** `ImageCredentials.key` for the server's own credentials. */
 const SERVER_CREDENTIALS_KEY = 'server';
-const NO_CREDENTIALS_KEY = 'anonymous';
 
 /** The credentials of `registry` only, as a CredentialStore (a repository talks to one registry). */
-function singleRegistryStore(registry: string, credentials: Credentials | undefined): CredentialStore {
+function singleRegistryStore(registry: string, credentials: Credentials): CredentialStore {
   const wanted = normalizeRegistryKey(registry);
   return { get: async (asked: string) => (normalizeRegistryKey(asked) === wanted ? credentials : undefined) };
 }
@@ -31,10 +30,11 @@ function skippedNotes(found: RegistryCredentials, what: string, registry: string
 }
 
 /**
- * credentialsFor over docker-registry Secrets, with Kyverno's precedence for the image's registry:
- * the entry's `imageRegistryCredentials.secrets` (a plain name in `source.namespace`), then the
- * Pod's `imagePullSecrets` (in the Pod's namespace), then — unless the entry's Secrets replace them —
- * the server's own. A Secret that is missing or malformed is skipped, and named in the notes.
+ * credentialsFor over docker-registry Secrets, merged in this order for the image's registry: the
+ * entry's `imageRegistryCredentials.secrets` (a plain name in `source.namespace`), then the Pod's
+ * `imagePullSecrets` (in the Pod's namespace), then the server's own. (Kyverno lets an entry's
+ * Secrets replace its global credentials; Sigil merges, as issue #5 asks: the entry's still come
+ * first.) A Secret that is missing or malformed is skipped, and named in the notes.
  */
 export function secretCredentialsFor(source: SecretCredentialSource): NonNullable<NotaryImageVerifierOptions['credentialsFor']> {
   return async (image, rule, attestor, context): Promise<ImageCredentials> => {
@@ -58,8 +58,6 @@ export function secretCredentialsFor(source: SecretCredentialSource): NonNullabl
       const key = `secret:sha256:${createHash('sha256').update(JSON.stringify([wanted, credentials])).digest('hex')}`;
       return { key, store: singleRegistryStore(registry, credentials), notes };
     }
-    if (sources.serverCredentials) return { key: SERVER_CREDENTIALS_KEY, store: undefined, notes };
-    notes.push(`no imageRegistryCredentials secret holds credentials for ${wanted}, and the entry's secrets replace the server's own`);
-    return { key: NO_CREDENTIALS_KEY, store: singleRegistryStore(registry, undefined), notes };
+    return { key: SERVER_CREDENTIALS_KEY, store: undefined, notes };
   };
 }
