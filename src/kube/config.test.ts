@@ -82,8 +82,8 @@ describe('decodeKubeconfig', () => {
     assert.equal(selection.namespace, undefined);
   });
 
-  it('refuses exec and auth-provider users with one line naming the user', () => {
-    assert.throws(() => decodeKubeconfig(kubeconfig(), { source: 'kubeconfig /x', context: 'exec' }), (e: unknown) => e instanceof KubeError && e.code === 'CONFIG_UNSUPPORTED' && /user "exec-user".*exec plugin \(aws\).*not supported yet/.test(e.message));
+  it('reads an exec plugin, and refuses auth-provider users and proxy-url with one line', () => {
+    assert.deepEqual(decodeKubeconfig(kubeconfig(), { source: 'kubeconfig /x', context: 'exec' }).exec, { command: 'aws', args: [], env: [], apiVersion: 'client.authentication.k8s.io/v1' });
     assert.throws(() => decodeKubeconfig(kubeconfig({ clusters: [{ name: 'dev-cluster', cluster: { server: 'https://x', 'proxy-url': 'http://proxy:3128' } }] }), { source: 'k' }), (e: unknown) => e instanceof KubeError && e.code === 'CONFIG_UNSUPPORTED' && /proxy-url/.test(e.message));
     assert.throws(() => decodeKubeconfig(kubeconfig(), { source: 'kubeconfig /x', context: 'gcp' }), (e: unknown) => e instanceof KubeError && e.code === 'CONFIG_UNSUPPORTED' && /auth-provider \(gcp\)/.test(e.message));
   });

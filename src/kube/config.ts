@@ -7,6 +7,7 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { TOKEN_REFRESH_MS } from './defaults.js';
 import { KubeError } from './errors.js';
+import { decodeExecPlugin, execTokenSource, type ExecPlugin } from './exec.js';
 
 /** Where a pod's service account credentials are mounted (Kubernetes docs, "Accessing the API from a Pod"). */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -58,6 +59,8 @@ export interface KubeconfigSelection {
   readonly tokenFile?: string;
   readonly username?: string;
   readonly password?: string;
+  /** An exec credential plugin that prints the bearer token. */
+  readonly exec?: ExecPlugin;
 }
 
 type Doc = Record<string, unknown>;
@@ -96,7 +99,7 @@ function material(source: string, where: string, path: unknown, data: unknown): 
 /**
  * Picks one context out of a kubeconfig document (pure: no file is read): `context`, else
  * `current-context`. Throws KubeError CONFIG_INVALID for bad YAML or structure and
- * CONFIG_UNSUPPORTED for `exec` and `auth-provider` users. `source` names the file in messages.
+ * CONFIG_UNSUPPORTED for `auth-provider` users and exec plugins Sigil cannot run. `source` names the file in messages.
  */
 export function decodeKubeconfig(text: string, options: { readonly source: string; readonly context?: string }): KubeconfigSelection {
   const { source } = options;
@@ -116,10 +119,6 @@ export function decodeKubeconfig(text: string, options: { readonly source: strin
   const userName = optionalString(source, `context ${JSON.stringify(contextName)} user`, context.user);
   const user = userName === undefined ? {} : named(source, doc, 'users', 'user', userName);
 
-  if (user.exec !== undefined && user.exec !== null) {
-    const command = isRecord(user.exec) && typeof user.exec.command === 'string' ? ` (${user.exec.command})` : '';
-    throw new KubeError('CONFIG_UNSUPPORTED', `${source}: user ${JSON.stringify(userName)} authenticates with an exec plugin${command}, which is not supported yet; use a token or a client certificate`);
-  }
   if (user['auth-provider'] !== undefined && user['auth-provider'] !== null) {
     const provider = isRecord(user['auth-provider']) && typeof user['auth-provider'].name === 'string' ? ` (${user['auth-provider'].name})` : '';
     throw new KubeError('CONFIG_UNSUPPORTED', `${source}: user ${JSON.stringify(userName)} authenticates with an auth-provider${provider}, which is not supported yet; use a token or a client certificate`);
@@ -161,6 +160,7 @@ export function decodeKubeconfig(text: string, options: { readonly source: strin
   set('tokenFile', optionalString(source, `${u} tokenFile`, user.tokenFile));
   set('username', optionalString(source, `${u} username`, user.username));
   set('password', optionalString(source, `${u} password`, user.password));
+  if (user.exec !== undefined && user.exec !== null) set('exec', decodeExecPlugin(`${source}: ${u}`, user.exec));
   if ((selection.clientCertificate === undefined) !== (selection.clientKey === undefined)) {
     throw new KubeError('CONFIG_INVALID', `${source}: ${u} needs both client-certificate and client-key`);
   }
@@ -293,6 +293,8 @@ export async function loadKubeconfig(options: KubeconfigOptions = {}): Promise<K
   } else if (selection.tokenFile !== undefined) {
     const tokenFile = isAbsolute(selection.tokenFile) ? selection.tokenFile : resolve(base, selection.tokenFile);
     auth = { type: 'bearer', token: await fileTokenSource(source, tokenFile, options), tokenFile };
+  } else if (selection.exec !== undefined) {
+    auth = { type: 'bearer', token: await execTokenSource(source, selection.exec, { base, ...(options.env === undefined ? {} : { env: options.env }), ...(options.now === undefined ? {} : { now: options.now }) }) };
   } else if (selection.username !== undefined && selection.password !== undefined) {
     auth = { type: 'basic', username: selection.username, password: selection.password };
   }
