@@ -612,6 +612,16 @@ describe('createNotaryImageVerifier: registry credentials', () => {
     assert.equal(denied.status, 'error');
     assert.match(denied.message, /cloud credential helpers \(imageRegistryCredentials\.providers amazon\) are not supported yet; the server's own registry credentials were used\)$/);
   });
+
+  it('says allowInsecureRegistry is not supported yet, naming --insecure-registry, when verification does not pass', async () => {
+    const { verify, sources } = credentialed();
+    const failing = new FakeSource();
+    failing.failures.set('resolve', () => new RegistryError('UNREACHABLE', `${REG}: cannot connect (ECONNREFUSED)`, { registry: REG }));
+    sources.set('', failing);
+    const denied = await check(verify, subject({ imageRegistryCredentials: { allowInsecureRegistry: true } }), image(), undefined, podRequest([]));
+    assert.equal(denied.status, 'error');
+    assert.match(denied.message, /imageRegistryCredentials\.allowInsecureRegistry is not supported yet \(TLS is still verified\); for a plain-HTTP registry start the server with --insecure-registry 127\.0\.0\.1:5000\)$/);
+  });
 });
 
 describe('createNotaryImageVerifier through docker-registry', () => {
