@@ -61,6 +61,8 @@ export interface RuleOutcome {
   readonly rule: string;
   readonly result: ImageRuleResult['result'];
   readonly action: FailureAction;
+  /** The distinct messages of its image results, in first-seen order. */
+  readonly messages: readonly string[];
 }
 
 /** Precedence of image results when folding them into a rule's result: the most serious wins. */
@@ -80,13 +82,14 @@ export function aggregateRuleResults(results: readonly ImageRuleResult[]): RuleO
     const key = JSON.stringify([r.policy, r.rule]);
     const seen = byRule.get(key);
     if (seen === undefined) {
-      byRule.set(key, { policy: r.policy, rule: r.rule, result: r.result, action: r.action });
+      byRule.set(key, { policy: r.policy, rule: r.rule, result: r.result, action: r.action, messages: [r.message] });
       continue;
     }
     byRule.set(key, {
       ...seen,
       result: RESULT_RANK[r.result] > RESULT_RANK[seen.result] ? r.result : seen.result,
       action: seen.action === 'Enforce' || r.action === 'Enforce' ? 'Enforce' : 'Audit',
+      messages: seen.messages.includes(r.message) ? seen.messages : [...seen.messages, r.message],
     });
   }
   return [...byRule.values()];

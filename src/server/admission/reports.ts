@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { aggregateRuleResults } from './metrics.js';
 import { buildPolicyReport, policyKey, type ImageRuleResult, type KyvernoPolicy, type PolicyReport, type PolicyResult, type PolicyResultInput, type PolicySeverity, type ResourceReference } from '../../admission/index.js';
 
 /** Somewhere reports go besides memory. */
@@ -20,9 +21,6 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 /** Most reports kept in memory; the least recently updated go first. */
 export const DEFAULT_MAX_REPORTS = 10_000;
 
-/** Which outcome a rule has when its images disagree: anything that did not pass is never hidden by one that did. */
-const RESULT_RANK: Readonly<Record<ImageRuleResult['result'], number>> = Object.freeze({ error: 3, fail: 2, pass: 1, skip: 0 });
-
 const SEVERITIES: readonly PolicySeverity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
 function severityOf(policy: KyvernoPolicy | undefined): PolicySeverity | undefined {
@@ -31,33 +29,22 @@ function severityOf(policy: KyvernoPolicy | undefined): PolicySeverity | undefin
 }
 
 /**
- * Kyverno's report results of one evaluation: one per policy and rule (not per image), the rule's
- * outcome the worst of its images', messages joined; severity, category and scored from the
- * policy's `policies.kyverno.io/*` annotations.
+ * Kyverno's report results of one evaluation: one per policy and rule (not per image, as the
+ * metrics count them: aggregateRuleResults), messages joined; severity, category and scored from
+ * the policy's `policies.kyverno.io/*` annotations.
  */
 export function ruleResults(results: readonly ImageRuleResult[], policies: readonly KyvernoPolicy[]): PolicyResultInput[] {
   const byKey = new Map(policies.map((p) => [policyKey(p), p]));
-  const rules = new Map<string, { policy: string; rule: string; result: ImageRuleResult['result']; messages: string[] }>();
-  for (const r of results) {
-    const key = JSON.stringify([r.policy, r.rule]);
-    const entry = rules.get(key);
-    if (entry === undefined) {
-      rules.set(key, { policy: r.policy, rule: r.rule, result: r.result, messages: [r.message] });
-      continue;
-    }
-    if (RESULT_RANK[r.result] > RESULT_RANK[entry.result]) entry.result = r.result;
-    if (!entry.messages.includes(r.message)) entry.messages.push(r.message);
-  }
-  return [...rules.values()].map((entry) => {
-    const policy = byKey.get(entry.policy);
+  return aggregateRuleResults(results).map((outcome) => {
+    const policy = byKey.get(outcome.policy);
     const severity = severityOf(policy);
     const category = policy?.metadata.annotations['policies.kyverno.io/category'];
     const scored = policy?.metadata.annotations['policies.kyverno.io/scored'] !== 'false';
     return {
-      policy: entry.policy,
-      rule: entry.rule,
-      result: entry.result satisfies PolicyResult,
-      message: entry.messages.join('; '),
+      policy: outcome.policy,
+      rule: outcome.rule,
+      result: outcome.result satisfies PolicyResult,
+      message: outcome.messages.join('; '),
       scored,
       ...(severity === undefined ? {} : { severity }),
       ...(category === undefined || category === '' ? {} : { category }),
