@@ -123,19 +123,20 @@ class Decoder {
     if (this.#bytes.length - this.#offset < count) throw malformed('unexpected end of data', this.#offset);
   }
 
-  #uint(size: number): bigint {
+  /** An unsigned integer of 1, 2, 4 or 8 bytes: a number when exact, a bigint only beyond 2^53 - 1. */
+  #uint(size: number): number | bigint {
     this.#need(size);
     const at = this.#offset;
     this.#offset += size;
     switch (size) {
       case 1:
-        return BigInt(this.#view.getUint8(at));
+        return this.#view.getUint8(at);
       case 2:
-        return BigInt(this.#view.getUint16(at));
+        return this.#view.getUint16(at);
       case 4:
-        return BigInt(this.#view.getUint32(at));
+        return this.#view.getUint32(at);
       default:
-        return this.#view.getBigUint64(at);
+        return normalizeInt(this.#view.getBigUint64(at));
     }
   }
 
@@ -144,8 +145,8 @@ class Decoder {
    * fxamacker/cbor has no option to reject them, so go-cose accepts them too, and COSE signs the
    * protected header's bytes as received, never a re-encoding.
    */
-  #argument(info: number, start: number): bigint {
-    if (info < 24) return BigInt(info);
+  #argument(info: number, start: number): number | bigint {
+    if (info < 24) return info;
     if (info === 24) return this.#uint(1);
     if (info === 25) return this.#uint(2);
     if (info === 26) return this.#uint(4);
@@ -157,8 +158,9 @@ class Decoder {
   /** A length that must fit in what is left of the input. */
   #length(info: number, start: number, unit: number): number {
     const length = this.#argument(info, start);
-    if (length > BigInt(this.#bytes.length - this.#offset) / BigInt(unit)) throw malformed('length exceeds the remaining data', start);
-    return Number(length);
+    // A bigint length is beyond 2^53 - 1, so beyond any input.
+    if (typeof length === 'bigint' || length > Math.floor((this.#bytes.length - this.#offset) / unit)) throw malformed('length exceeds the remaining data', start);
+    return length;
   }
 
   #item(depth: number): CborValue {
@@ -171,15 +173,21 @@ class Decoder {
       case 0:
       case 1: {
         const argument = this.#argument(info, start);
-        const value = major === 0 ? argument : -1n - argument;
+        // Numbers stay numbers while exact (normalizeInt's range); the rest is bigint arithmetic.
+        if (typeof argument === 'number' && (major === 0 || argument < Number.MAX_SAFE_INTEGER)) return major === 0 ? argument : -1 - argument;
+        const big = BigInt(argument);
+        const value = major === 0 ? big : -1n - big;
         // go-cose decodes integers with IntDecConvertSigned: anything outside int64 fails.
         if (value > INT64_MAX || value < INT64_MIN) throw malformed('integer overflows int64', start);
         return normalizeInt(value);
       }
       case 2: {
         const length = this.#length(info, start, 1);
-        // A copy, never a view: a Buffer's slice() would alias the input.
-        const value = new Uint8Array(this.#bytes.subarray(this.#offset, this.#offset + length));
+        // A copy, never a view of the input; small copies come from Node's buffer pool, a fresh
+        // ArrayBuffer per certificate and signature being the decoder's largest cost. Returned as
+        // a plain Uint8Array (a Buffer's slice() would alias).
+        const copy = Buffer.from(this.#bytes.subarray(this.#offset, this.#offset + length));
+        const value = new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength);
         this.#offset += length;
         return value;
       }
@@ -221,7 +229,7 @@ class Decoder {
       case 6: {
         if (!this.#allowTags) throw malformed('tags are not allowed here', start);
         if (depth + 1 > MAX_CBOR_NESTING) throw malformed(`nesting deeper than ${MAX_CBOR_NESTING} levels`, start);
-        const tag = normalizeInt(this.#argument(info, start));
+        const tag = this.#argument(info, start);
         const value = this.#item(depth + 1);
         checkBuiltinTag(tag, value, start);
         return new CborTag(tag, value);
@@ -287,55 +295,85 @@ export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): 
   return new Decoder(bytes, options).decodeAll();
 }
 
+const textEncoder = new TextEncoder();
+const TWO_32 = 2 ** 32;
+
+/** Writes into one growing buffer: a head is a few byte stores, not an allocation. */
 class Encoder {
-  readonly #chunks: Uint8Array[] = [];
+  #buffer = new Uint8Array(256);
   #length = 0;
 
   bytes(): Uint8Array {
-    const out = new Uint8Array(this.#length);
-    let at = 0;
-    for (const chunk of this.#chunks) {
-      out.set(chunk, at);
-      at += chunk.length;
-    }
-    return out;
+    return this.#buffer.slice(0, this.#length);
   }
 
-  #push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
-    this.#length += chunk.length;
+  #reserve(count: number): void {
+    const needed = this.#length + count;
+    if (needed <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+  }
+
+  #byte(value: number): void {
+    this.#reserve(1);
+    this.#buffer[this.#length++] = value;
+  }
+
+  #raw(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  /** `count` bytes of `value` (below 2^32), big-endian. */
+  #be(value: number, count: number): void {
+    this.#reserve(count);
+    for (let i = count - 1; i >= 0; i--) {
+      this.#buffer[this.#length + i] = value & 0xff;
+      value = Math.floor(value / 256);
+    }
+    this.#length += count;
   }
 
   /** Preferred serialization of a head (RFC 8949 §4.2.1): the shortest argument that holds the value. */
-  #head(major: number, argument: bigint): void {
+  #head(major: number, argument: number | bigint): void {
     const m = major << 5;
-    if (argument < 24n) this.#push(Uint8Array.of(m | Number(argument)));
-    else if (argument < 0x100n) this.#push(Uint8Array.of(m | 24, Number(argument)));
-    else if (argument < 0x10000n) {
-      const b = new Uint8Array(3);
-      b[0] = m | 25;
-      new DataView(b.buffer).setUint16(1, Number(argument));
-      this.#push(b);
-    } else if (argument < 0x100000000n) {
-      const b = new Uint8Array(5);
-      b[0] = m | 26;
-      new DataView(b.buffer).setUint32(1, Number(argument));
-      this.#push(b);
+    if (typeof argument === 'bigint') {
+      // Only arguments beyond 2^53 - 1 arrive as bigint (the 8-byte form).
+      this.#byte(m | 27);
+      this.#be(Number(argument >> 32n), 4);
+      this.#be(Number(argument & 0xffffffffn), 4);
+    } else if (argument < 24) this.#byte(m | argument);
+    else if (argument < 0x100) {
+      this.#byte(m | 24);
+      this.#byte(argument);
+    } else if (argument < 0x10000) {
+      this.#byte(m | 25);
+      this.#be(argument, 2);
+    } else if (argument < TWO_32) {
+      this.#byte(m | 26);
+      this.#be(argument, 4);
     } else {
-      const b = new Uint8Array(9);
-      b[0] = m | 27;
-      new DataView(b.buffer).setBigUint64(1, argument);
-      this.#push(b);
+      this.#byte(m | 27);
+      this.#be(Math.floor(argument / TWO_32), 4);
+      this.#be(argument % TWO_32, 4);
     }
   }
 
-  #integer(value: bigint): void {
+  #integer(value: number | bigint): void {
+    if (typeof value === 'number') {
+      // A safe integer: its head argument is exact as a number.
+      if (value >= 0) this.#head(0, value);
+      else this.#head(1, -1 - value);
+      return;
+    }
     if (value >= 0n) {
       if (value > UINT64_MAX) throw new RangeError(`cbor: integer ${value} does not fit in 64 bits`);
-      this.#head(0, value);
+      this.#head(0, normalizeInt(value));
     } else {
       if (-1n - value > UINT64_MAX) throw new RangeError(`cbor: integer ${value} does not fit in 64 bits`);
-      this.#head(1, -1n - value);
+      this.#head(1, normalizeInt(-1n - value));
     }
   }
 
@@ -344,35 +382,38 @@ class Encoder {
     const b = new Uint8Array(9);
     b[0] = 0xfb;
     new DataView(b.buffer).setFloat64(1, value);
-    this.#push(b);
+    this.#raw(b);
   }
 
   /** `depth` counts the arrays, maps and tags around `value`, as the decoder does. */
   value(value: CborValue, depth: number): void {
     const container = Array.isArray(value) || value instanceof Map || value instanceof CborTag;
     if (container && depth + 1 > MAX_CBOR_NESTING) throw new RangeError(`cbor: nesting deeper than ${MAX_CBOR_NESTING} levels`);
-    if (value === false) this.#push(Uint8Array.of(0xf4));
-    else if (value === true) this.#push(Uint8Array.of(0xf5));
-    else if (value === null) this.#push(Uint8Array.of(0xf6));
-    else if (value === undefined) this.#push(Uint8Array.of(0xf7));
+    if (value === false) this.#byte(0xf4);
+    else if (value === true) this.#byte(0xf5);
+    else if (value === null) this.#byte(0xf6);
+    else if (value === undefined) this.#byte(0xf7);
     else if (typeof value === 'number') {
-      if (Number.isInteger(value) && value >= -(2 ** 64) && value < 2 ** 64) this.#integer(BigInt(value));
+      if (Number.isSafeInteger(value)) this.#integer(value);
+      else if (Number.isInteger(value) && value >= -(2 ** 64) && value < 2 ** 64) this.#integer(BigInt(value));
       else this.#float(value);
     } else if (typeof value === 'bigint') this.#integer(value);
     else if (typeof value === 'string') {
-      const bytes = new TextEncoder().encode(value);
-      this.#head(3, BigInt(bytes.length));
-      this.#push(bytes);
+      const bytes = textEncoder.encode(value);
+      this.#head(3, bytes.length);
+      this.#raw(bytes);
     } else if (value instanceof Uint8Array) {
-      this.#head(2, BigInt(value.length));
-      this.#push(new Uint8Array(value));
+      this.#head(2, value.length);
+      this.#raw(value);
     } else if (value instanceof CborFloat) this.#float(value.value);
     else if (value instanceof CborTag) {
-      this.#head(6, BigInt(value.tag));
+      const tag = typeof value.tag === 'bigint' ? normalizeInt(value.tag) : value.tag;
+      if (tag < 0 || tag > UINT64_MAX) throw new RangeError(`cbor: tag ${value.tag} is not an unsigned 64-bit integer`);
+      this.#head(6, tag);
       this.value(value.value, depth + 1);
     } else if (Array.isArray(value)) {
       const items = value as readonly CborValue[];
-      this.#head(4, BigInt(items.length));
+      this.#head(4, items.length);
       for (const item of items) this.value(item, depth + 1);
     } else if (value instanceof Map) {
       this.#map(value as CborMap, depth);
@@ -391,9 +432,9 @@ class Encoder {
     for (let i = 1; i < entries.length; i++) {
       if (Buffer.compare(entries[i - 1]!.key, entries[i]!.key) === 0) throw new RangeError('cbor: duplicate map key');
     }
-    this.#head(5, BigInt(entries.length));
+    this.#head(5, entries.length);
     for (const { key, item } of entries) {
-      this.#push(key);
+      this.#raw(key);
       this.value(item, depth + 1);
     }
   }

@@ -10,7 +10,7 @@ import { ALGORITHMS, type AlgorithmInfo } from './algorithm.js';
 import { createRawSigner, verifySignatureBytes } from './codec.js';
 import { JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, type SignRequest, type SigningScheme } from './envelope.js';
 import { EnvelopeError, SigningError, type NotaryErrorCode } from './errors.js';
-import { decodeJws, encodeGoJson, encodeJws, formatRfc3339, JsonNumber, MAX_JSON_DEPTH, parseJson, parseRfc3339 } from './jws.js';
+import { decodeJws, encodeGoJson, encodeJws, formatRfc3339, type JsonNumber, MAX_JSON_DEPTH, parseJson, parseJsonStrictly, parseRfc3339 } from './jws.js';
 import { encodePayload } from './payload.js';
 import { fixtureKeyOf as keyOf } from '../../test/support/notary.js';
 
@@ -441,28 +441,34 @@ describe('parseJson', () => {
   });
 
   it('gives the same answer, value or error message, on its fast path as the strict parser', () => {
-    // numbers: 'text' always takes the strict parser; map its JsonNumbers back to compare.
-    const plain = (v: unknown): unknown =>
-      v instanceof JsonNumber ? v.value : Array.isArray(v) ? v.map(plain) : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)])) : v;
-    const outcome = (text: string, numbers: 'value' | 'text'): unknown => {
+    const outcome = (parse: typeof parseJson, text: string, numbers: 'value' | 'text'): unknown => {
       try {
-        return { value: plain(parseJson(text, { code: 'ENVELOPE_INVALID', what: 't', numbers })) };
+        return { value: parse(text, { code: 'ENVELOPE_INVALID', what: 't', numbers }) };
       } catch (error) {
         return { error: (error as Error).message };
       }
     };
+    const key = (k: string) => k.replace(/["\\\u0000-\u001f]/g, '');
+    const number = fc.oneof(fc.integer(), fc.double(), fc.constantFrom('-0', '0', '1.0', '1e2', '12345678901234567', '999999999999999', '-999999999999999', '9007199254740993', '0.1'));
     const texts = fc.oneof(
       fc.json(),
       // A duplicate key somewhere inside, or a key repeated in sibling objects (allowed).
-      fc.tuple(fc.json(), fc.string({ maxLength: 4 }), fc.boolean()).map(([inner, key, duplicate]) => `{"${key.replace(/["\\\u0000-\u001f]/g, '')}":${inner},"x":[{"k":1},{"k":2}]${duplicate ? `,"${key.replace(/["\\\u0000-\u001f]/g, '')}":0` : ''}}`),
-      fc.constantFrom('{"a":1,"a":2}', '[{"a":{"b":1,"b":2}}]', '{"a":1e400}', '[-1e999]', `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`, '{"a":[1,2,{"a":3}],"b":{}}', '{} ', '{"a" :  "b" , "c":[ ]}'),
+      fc.tuple(fc.json(), fc.string({ maxLength: 4 }), fc.boolean()).map(([inner, k, duplicate]) => `{"${key(k)}":${inner},"x":[{"k":1},{"k":2}]${duplicate ? `,"${key(k)}":0` : ''}}`),
+      // Payload-shaped documents whose numbers are integers, or nearly.
+      fc.tuple(number, fc.string({ maxLength: 6 }), number).map(([size, k, other]) => `{"targetArtifact":{"mediaType":"m","digest":"d","size":${String(size)},"annotations":{"${key(k)}":"v"}},"__proto__":${String(other)}}`),
+      fc.constantFrom('{"a":1,"a":2}', '[{"a":{"b":1,"b":2}}]', '{"a":1e400}', '[-1e999]', `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`, '{"a":[1,2,{"a":3}],"b":{}}', '{} ', '{"a" :  "b" , "c":[ ]}', '{"__proto__":1}', '[[1],{"a":[2,-3]}]'),
     );
     fc.assert(
       fc.property(texts, (text) => {
-        assert.deepEqual(outcome(text, 'value'), outcome(text, 'text'));
+        for (const numbers of ['value', 'text'] as const) assert.deepStrictEqual(outcome(parseJson, text, numbers), outcome(parseJsonStrictly, text, numbers));
       }),
-      { numRuns: 2000 },
+      { numRuns: 3000 },
     );
+    // An own "__proto__" key stays an ordinary property on the fast path too.
+    const parsed = parseJson('{"__proto__":7}', { code: 'ENVELOPE_INVALID', what: 't', numbers: 'text' }) as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(parsed), Object.prototype);
+    assert.ok(Object.hasOwn(parsed, '__proto__'));
+    assert.equal((parsed['__proto__'] as JsonNumber).text, '7');
   });
 
   it(`accepts ${MAX_JSON_DEPTH} levels of nesting and rejects one more`, () => {
@@ -515,13 +521,17 @@ describe('RFC 3339 times', () => {
       ['2024-12-31T08:05:29.5-00:30', '2024-12-31T08:35:29.500Z'],
       ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
       ['0050-06-01T00:00:00Z', '0050-06-01T00:00:00.000Z'],
+      // Years below 100, where Date.UTC would read 19xx: 0000 is a leap year, 1900 is not.
+      ['0000-02-29T12:00:00Z', '0000-02-29T12:00:00.000Z'],
+      ['0048-02-29T00:00:00+01:00', '0048-02-28T23:00:00.000Z'],
+      ['2000-02-29T00:00:00Z', '2000-02-29T00:00:00.000Z'],
       ['9999-12-31T23:59:59.999999999Z', '9999-12-31T23:59:59.999Z'],
     ];
     for (const [text, iso] of cases) assert.equal(parseRfc3339(text)?.toISOString(), iso, text);
   });
 
   it('rejects what Go rejects', () => {
-    for (const text of ['2023-02-29T00:00:00Z', '2024-13-01T00:00:00Z', '2024-00-01T00:00:00Z', '2024-01-32T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:60:00Z', '2024-01-01 00:00:00Z', '2024-01-01T00:00:00z', '2024-01-01T00:00:00+24:00', '2024-01-01T00:00:00+0100', '24-01-01T00:00:00Z', '2024-01-01T00:00:00,5Z']) {
+    for (const text of ['2023-02-29T00:00:00Z', '1900-02-29T00:00:00Z', '0100-02-29T00:00:00Z', '2024-04-31T00:00:00Z', '2024-13-01T00:00:00Z', '2024-00-01T00:00:00Z', '2024-01-32T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:60:00Z', '2024-01-01 00:00:00Z', '2024-01-01T00:00:00z', '2024-01-01T00:00:00+24:00', '2024-01-01T00:00:00+0100', '24-01-01T00:00:00Z', '2024-01-01T00:00:00,5Z']) {
       assert.equal(parseRfc3339(text), undefined, text);
     }
   });

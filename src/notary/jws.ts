@@ -267,19 +267,49 @@ class JsonParser {
  * nesting at most MAX_JSON_DEPTH, nothing after the value. Throws EnvelopeError(options.code).
  */
 export function parseJson(text: string, options: JsonParseOptions): unknown {
-  // Fast path for the common case (an envelope: long base64 strings, no escapes, no numbers kept
-  // as text): the native parser checks the grammar and a scan checks what it does not. Anything
-  // either refuses goes to the strict parser, which alone decides what is wrong and says so.
-  if (options.numbers !== 'text' && !text.includes('\\')) {
+  // Fast path for the common case (an envelope or payload: long base64 strings, no escapes, and
+  // numbers kept as text only when they are plain integers): the native parser checks the grammar
+  // and a scan checks what it does not. Anything either refuses goes to the strict parser, which
+  // alone decides what is wrong and says so.
+  if (!text.includes('\\')) {
     let value: unknown;
     try {
       value = JSON.parse(text) as unknown;
     } catch {
       return new JsonParser(text, options).parse();
     }
-    if (passesStrictChecks(text)) return value;
+    if (options.numbers !== 'text') {
+      if (passesStrictChecks(text, false)) return value;
+    } else if (passesStrictChecks(text, true)) {
+      // Every number was written as a safe integer in canonical form, so its text is exactly
+      // String(value) and the JsonNumber the strict parser would have made can be rebuilt.
+      return withJsonNumbers(value);
+    }
   }
   return new JsonParser(text, options).parse();
+}
+
+/** parseJson without its fast path: the reference the fast path is tested against. */
+export function parseJsonStrictly(text: string, options: JsonParseOptions): unknown {
+  return new JsonParser(text, options).parse();
+}
+
+/** A canonical JSON integer that a double holds exactly (and not -0, whose text String() loses). */
+const SAFE_INTEGER_TEXT = /^(?:0|-?[1-9][0-9]{0,14})$/;
+
+/** Replaces, in place, every number of a JSON.parse result with its JsonNumber; only for texts of safe canonical integers. */
+function withJsonNumbers(value: unknown): unknown {
+  if (typeof value === 'number') return new JsonNumber(String(value), value);
+  if (typeof value === 'object' && value !== null) {
+    const object = value as Record<string, unknown>;
+    for (const key of Object.keys(object)) {
+      const item = object[key];
+      // defineProperty, not assignment: a "__proto__" key is an own property here and must stay one.
+      if (typeof item === 'number') Object.defineProperty(object, key, { value: new JsonNumber(String(item), item), writable: true, enumerable: true, configurable: true });
+      else withJsonNumbers(item);
+    }
+  }
+  return value;
 }
 
 /**
@@ -287,7 +317,7 @@ export function parseJson(text: string, options: JsonParseOptions): unknown {
  * quote and is spelled as it decodes): true when no object repeats a key, nesting stays within
  * MAX_JSON_DEPTH and every number is finite — the strict parser's rules beyond the grammar.
  */
-function passesStrictChecks(text: string): boolean {
+function passesStrictChecks(text: string, integersOnly: boolean): boolean {
   // One entry per open container: the keys seen so far for an object, null for an array.
   const open: Array<Set<string> | null> = [];
   let expectKey = false;
@@ -321,6 +351,7 @@ function passesStrictChecks(text: string): boolean {
       NUMBER.lastIndex = i;
       const match = NUMBER.exec(text);
       if (match === null || !Number.isFinite(Number(match[0]))) return false;
+      if (integersOnly && !SAFE_INTEGER_TEXT.test(match[0])) return false;
       i += match[0].length;
     } else {
       i++;
@@ -426,6 +457,8 @@ export function rejectCaseVariants(object: Record<string, unknown>, known: reado
     foldTables.set(known, byFold);
   }
   for (const key of Object.keys(object)) {
+    // A key spelled exactly as a known one is that key (no two known keys fold alike).
+    if (known.includes(key)) continue;
     const canonical = byFold.get(foldKey(key));
     if (canonical !== undefined && canonical !== key) {
       throw new EnvelopeError(code, `${what}: key ${JSON.stringify(key)} differs from ${JSON.stringify(canonical)} only in case, which Go's encoding/json would read as ${JSON.stringify(canonical)}`);
@@ -455,10 +488,13 @@ function asUint8Array(buffer: Buffer): Uint8Array {
  * non-zero trailing bits are tolerated: the JWS signature covers the text, not the bytes.
  */
 export function decodeBase64Url(text: string, what: string): Uint8Array {
-  if (!BASE64URL_CHARS.test(text) || text.length % 4 === 1) {
+  const bytes = Buffer.from(text, 'base64url');
+  // Node's decoder skips what is not base64; text that re-encodes to itself is canonical, so
+  // valid. Anything else (trailing bits set, or not base64url at all) gets the full check.
+  if (bytes.toString('base64url') !== text && (!BASE64URL_CHARS.test(text) || text.length % 4 === 1)) {
     throw new EnvelopeError('ENVELOPE_INVALID', `${what}: must be base64url without padding (RFC 7515 section 2)`);
   }
-  return asUint8Array(Buffer.from(text, 'base64url'));
+  return asUint8Array(bytes);
 }
 
 /**
@@ -466,10 +502,12 @@ export function decodeBase64Url(text: string, what: string): Uint8Array {
  * fields (x5c, io.cncf.notary.timestampSignature). Unlike Go, line breaks are not skipped.
  */
 export function decodeBase64Std(text: string, what: string): Uint8Array {
-  if (text.length % 4 !== 0 || !BASE64_CHARS.test(text)) {
+  const bytes = Buffer.from(text, 'base64');
+  // As in decodeBase64Url: a canonical round trip proves the text valid without the slower scan.
+  if (bytes.toString('base64') !== text && (text.length % 4 !== 0 || !BASE64_CHARS.test(text))) {
     throw new EnvelopeError('ENVELOPE_INVALID', `${what}: must be standard base64 with padding (RFC 4648 section 4)`);
   }
-  return asUint8Array(Buffer.from(text, 'base64'));
+  return asUint8Array(bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,19 +526,30 @@ const RFC3339 = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{
 export function parseRfc3339(text: string): Date | undefined {
   const m = RFC3339.exec(text);
   if (m === null) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
   const fraction = m[7] === undefined ? 0 : Number(`${m[7].slice(1)}00`.slice(0, 3));
   const offsetHours = m[9] === undefined ? 0 : Number(m[9]);
   const offsetMinutes = m[10] === undefined ? 0 : Number(m[10]);
-  const daysInMonth = new Date(Date.UTC(2000, month, 0)).getUTCDate() + (month === 2 && !isLeapYear(year) ? -1 : 0);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
-  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, fraction);
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const daysInMonth = month === 2 ? (isLeapYear(year) ? 29 : 28) : (DAYS_IN_MONTH[month - 1] as number);
+  if (day > daysInMonth || offsetHours > 23 || offsetMinutes > 59) return undefined;
+  // Date.UTC reads years 0-99 as 1900-1999; setUTCFullYear takes the year as written.
+  let utc = Date.UTC(year, month - 1, day, hour, minute, second, fraction);
+  if (year < 100) {
+    const date = new Date(utc);
+    date.setUTCFullYear(year, month - 1, day);
+    utc = date.getTime();
+  }
   const sign = m[8] === '-' ? -1 : 1;
-  return new Date(date.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+  return new Date(utc - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
 }
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
 function isLeapYear(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
@@ -770,6 +819,38 @@ function decodeProtectedHeader(bytes: Uint8Array): {
 }
 
 /**
+ * The JSON document each decoded JWS payload object was parsed into (numbers as JsonNumber), so
+ * that decodePayload need not parse the same bytes again. Keyed by the frozen payload object, the
+ * document is the one read from the envelope as received, even if its content bytes are later
+ * changed; nothing else can reach it.
+ */
+const parsedDocuments = new WeakMap<object, unknown>();
+
+function withParsedDocument<T extends object>(payload: T, document: unknown): T {
+  parsedDocuments.set(payload, document);
+  return payload;
+}
+
+/** The document decodeJws parsed `payload` (an envelope's `content.payload`) into; undefined for any other object. */
+export function parsedPayloadDocument(payload: object): unknown {
+  return parsedDocuments.get(payload);
+}
+
+/** The x5c entries decoded last with their DER, newest first: a repeat signer's chain is found by comparing text. */
+const recentX5c: Array<{ readonly text: string; readonly der: Uint8Array }> = [];
+const RECENT_X5C = 8;
+
+function decodeX5cEntry(text: string, what: string): Uint8Array {
+  // Copies through Buffer.from, which draws small buffers from Node's pool: a fresh
+  // ArrayBuffer (Uint8Array.slice) costs as much as decoding the base64 again.
+  for (const recent of recentX5c) if (recent.text === text) return asUint8Array(Buffer.from(recent.der));
+  const der = decodeBase64Std(text, what);
+  recentX5c.unshift({ text, der: asUint8Array(Buffer.from(der)) });
+  if (recentX5c.length > RECENT_X5C) recentX5c.pop();
+  return der;
+}
+
+/**
  * Decodes a JWS envelope (flattened JSON serialization) and checks every rule of
  * signature-envelope-jws.md and notation-core-go signature/jws; throws EnvelopeError
  * (ENVELOPE_INVALID, ENVELOPE_UNSUPPORTED, ALGORITHM_UNSUPPORTED or PAYLOAD_INVALID). The
@@ -792,7 +873,7 @@ export function decodeJws(bytes: Uint8Array): DecodedEnvelope {
   if (!Array.isArray(x5c) || x5c.length === 0) throw invalid('header x5c must be a non-empty array: the certificate chain is not set');
   const certificateChain = x5c.map((entry, i) => {
     if (typeof entry !== 'string' || entry.length === 0) throw invalid(`header x5c[${i}] must be a non-empty string`);
-    return decodeBase64Std(entry, `${WHAT}: header x5c[${i}]`);
+    return decodeX5cEntry(entry, `${WHAT}: header x5c[${i}]`);
   });
   const agent = header[HEADER_SIGNING_AGENT];
   if (agent !== undefined && typeof agent !== 'string') throw invalid(`header ${HEADER_SIGNING_AGENT} must be a string`);
@@ -809,7 +890,8 @@ export function decodeJws(bytes: Uint8Array): DecodedEnvelope {
   // notation-core-go base validatePayload: "content not present"; golang-jwt parses the payload
   // as the JWT claims object.
   if (payload.length === 0) throw invalid('payload is empty', 'PAYLOAD_INVALID');
-  const claims = parseJson(decodeUtf8(payload, 'PAYLOAD_INVALID', `${WHAT}: payload`), { code: 'PAYLOAD_INVALID', what: `${WHAT}: payload` });
+  // Numbers as text, as the payload decoder reads them, so that it can take this parse over.
+  const claims = parseJson(decodeUtf8(payload, 'PAYLOAD_INVALID', `${WHAT}: payload`), { code: 'PAYLOAD_INVALID', what: `${WHAT}: payload`, numbers: 'text' });
   if (!isJsonObject(claims)) throw invalid('payload must be a JSON object', 'PAYLOAD_INVALID');
 
   const signature = decodeBase64Url(signatureText, `${WHAT}: signature`);
@@ -833,10 +915,10 @@ export function decodeJws(bytes: Uint8Array): DecodedEnvelope {
         certificateChain: Object.freeze(certificateChain),
         signature,
       }),
-      payload: Object.freeze({ contentType: attributes.contentType, content: payload }),
+      payload: withParsedDocument(Object.freeze({ contentType: attributes.contentType, content: payload }), claims),
     }),
     // RFC 7515 section 5.1: the JWS Signing Input is ASCII(protected || '.' || payload), as sent.
-    signedBytes: new Uint8Array(Buffer.from(`${protectedText}.${payloadText}`, 'ascii')),
+    signedBytes: asUint8Array(Buffer.from(`${protectedText}.${payloadText}`, 'ascii')),
   });
 }
 

@@ -3,7 +3,7 @@
 
 import type { Descriptor } from '../oci/index.js';
 import { EnvelopeError } from './errors.js';
-import { decodeUtf8, encodeGoJson, isJsonObject, JsonNumber, parseJson, rejectCaseVariants } from './jws.js';
+import { decodeUtf8, encodeGoJson, isJsonObject, JsonNumber, parseJson, parsedPayloadDocument, rejectCaseVariants } from './jws.js';
 
 /** The signed payload: the descriptor of the artifact the signature is for. */
 export interface NotaryPayload {
@@ -11,7 +11,9 @@ export interface NotaryPayload {
 }
 
 const WHAT = 'signature payload';
+const TARGET_WHAT = `${WHAT}: targetArtifact`;
 /** The fields Go's ocispec.Descriptor reads; case variants of them are ambiguous (see rejectCaseVariants). */
+const DOCUMENT_FIELDS = ['targetArtifact'] as const;
 const DESCRIPTOR_FIELDS = ['mediaType', 'digest', 'size', 'urls', 'annotations', 'data', 'platform', 'artifactType'] as const;
 
 /** image-spec v1.1.0 descriptor.md#digests grammar. */
@@ -83,13 +85,26 @@ export function encodePayload(descriptor: Descriptor): Uint8Array {
  * EnvelopeError(PAYLOAD_INVALID).
  */
 export function decodePayload(bytes: Uint8Array): NotaryPayload {
-  const document = parseJson(decodeUtf8(bytes, 'PAYLOAD_INVALID', WHAT), { code: 'PAYLOAD_INVALID', what: WHAT, numbers: 'text' });
+  return decodePayloadDocument(parseJson(decodeUtf8(bytes, 'PAYLOAD_INVALID', WHAT), { code: 'PAYLOAD_INVALID', what: WHAT, numbers: 'text' }));
+}
+
+/**
+ * decodePayload for the content of a decoded envelope: the JWS decoder has already parsed it
+ * strictly (the same parse, numbers as text), so only the payload rules remain to check.
+ */
+export function decodeEnvelopePayload(payload: { readonly content: Uint8Array }): NotaryPayload {
+  const document = parsedPayloadDocument(payload);
+  return document === undefined ? decodePayload(payload.content) : decodePayloadDocument(document);
+}
+
+/** The payload rules over a parsed document (strict JSON, numbers as JsonNumber). */
+function decodePayloadDocument(document: unknown): NotaryPayload {
   if (!isJsonObject(document)) throw invalid('must be a JSON object');
-  rejectCaseVariants(document, ['targetArtifact'], 'PAYLOAD_INVALID', WHAT);
+  rejectCaseVariants(document, DOCUMENT_FIELDS, 'PAYLOAD_INVALID', WHAT);
   const target = document.targetArtifact;
   if (target === undefined) throw invalid('targetArtifact is missing');
   if (!isJsonObject(target)) throw invalid('targetArtifact must be an object');
-  rejectCaseVariants(target, DESCRIPTOR_FIELDS, 'PAYLOAD_INVALID', `${WHAT}: targetArtifact`);
+  rejectCaseVariants(target, DESCRIPTOR_FIELDS, 'PAYLOAD_INVALID', TARGET_WHAT);
   const size = target.size;
   if (size === undefined) throw invalid('targetArtifact.size is missing');
   if (!(size instanceof JsonNumber) || !size.isInteger()) throw invalid('targetArtifact.size must be a JSON integer');

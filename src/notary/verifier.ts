@@ -17,7 +17,7 @@ import { algorithmForKeySpec } from './algorithm.js';
 import { decodeEnvelope, verifySignatureBytes } from './codec.js';
 import { PAYLOAD_CONTENT_TYPE, type DecodedEnvelope, type SigningScheme } from './envelope.js';
 import type { ValidationAction, ValidationType } from './levels.js';
-import { decodePayload } from './payload.js';
+import { decodeEnvelopePayload } from './payload.js';
 import { isSameArtifact } from './sign.js';
 import type { TrustPolicyStatement } from './trustpolicy.js';
 import type { TrustStore } from './truststore.js';
@@ -211,7 +211,7 @@ export class Verifier {
       }
       if (payload.contentType !== PAYLOAD_CONTENT_TYPE) fail(`payload content type "${payload.contentType}" is not supported`);
       try {
-        targetArtifact = decodePayload(payload.content).targetArtifact;
+        targetArtifact = decodeEnvelopePayload(payload).targetArtifact;
       } catch (error) {
         fail((error as Error).message);
       }

@@ -168,7 +168,36 @@ function checkLeaf(cert: Certificate, profile: Profile): void {
   }
 }
 
+/**
+ * Outcomes of checks made without a time (`at` undefined), by leaf object: certificates are
+ * immutable and decodeCertificate hands out one object per DER, so a repeat signer's chain is
+ * the same objects and its structural checks need not run again.
+ */
+const structuralOutcomes = new WeakMap<Certificate, { readonly chain: readonly Certificate[]; readonly profile: Profile; readonly error: ChainError | undefined }>();
+
 function validateChain(chain: readonly Certificate[], profile: Profile, at: Date | undefined): void {
+  const leaf = chain[0];
+  if (at !== undefined || leaf === undefined) {
+    checkChain(chain, profile, at);
+    return;
+  }
+  const known = structuralOutcomes.get(leaf);
+  if (known !== undefined && known.profile === profile && known.chain.length === chain.length && known.chain.every((c, i) => c === chain[i])) {
+    if (known.error !== undefined) throw known.error;
+    return;
+  }
+  let error: ChainError | undefined;
+  try {
+    checkChain(chain, profile, undefined);
+  } catch (e) {
+    if (!(e instanceof ChainError)) throw e;
+    error = e;
+  }
+  structuralOutcomes.set(leaf, { chain: [...chain], profile, error });
+  if (error !== undefined) throw error;
+}
+
+function checkChain(chain: readonly Certificate[], profile: Profile, at: Date | undefined): void {
   const first = chain[0];
   if (first === undefined) throw new ChainError('CHAIN_INVALID', `${profile.name} certificate chain is empty; it must hold at least the signing certificate`);
   if (chain.length === 1) {
