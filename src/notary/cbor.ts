@@ -296,21 +296,35 @@ export function decodeCbor(bytes: Uint8Array, options: CborDecodeOptions = {}): 
 }
 
 const textEncoder = new TextEncoder();
+
+/**
+ * Uninitialised bytes as a plain Uint8Array; below 4 KiB from Node's buffer pool, since a fresh
+ * ArrayBuffer per encoding costs more than the encoding (an envelope check makes one).
+ */
+function scratch(size: number): Uint8Array {
+  const buffer = Buffer.allocUnsafe(size);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
 const TWO_32 = 2 ** 32;
 
 /** Writes into one growing buffer: a head is a few byte stores, not an allocation. */
 class Encoder {
-  #buffer = new Uint8Array(256);
+  #buffer: Uint8Array;
   #length = 0;
 
+  constructor(capacity: number) {
+    this.#buffer = scratch(capacity);
+  }
+
+  /** The encoding; a view of the encoder's own buffer, which nothing else writes. */
   bytes(): Uint8Array {
-    return this.#buffer.slice(0, this.#length);
+    return this.#buffer.subarray(0, this.#length);
   }
 
   #reserve(count: number): void {
     const needed = this.#length + count;
     if (needed <= this.#buffer.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    const grown = scratch(Math.max(needed, this.#buffer.length * 2));
     grown.set(this.#buffer.subarray(0, this.#length));
     this.#buffer = grown;
   }
@@ -445,8 +459,8 @@ class Encoder {
  * canonical key order. Integral numbers within 64 bits become integers, other numbers float64.
  * Throws RangeError/TypeError for values CBOR cannot carry (a programming error, not bad input).
  */
-export function encodeCbor(value: CborValue): Uint8Array {
-  const encoder = new Encoder();
+export function encodeCbor(value: CborValue, sizeHint = 64): Uint8Array {
+  const encoder = new Encoder(sizeHint);
   encoder.value(value, 0);
   return encoder.bytes();
 }

@@ -181,7 +181,8 @@ function decodeUnprotected(header: CborMap): { certificateChain: Uint8Array[]; s
 
 /** RFC 9052 §4.4: ToBeSigned is the CBOR encoding of ["Signature1", protected, external_aad (empty), payload]. */
 function toBeSigned(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return encodeCbor(['Signature1', protectedBytes, new Uint8Array(0), payload]);
+  // Sized up front: the array and string heads take at most 1 + 11 + 9 + 1 + 9 bytes.
+  return encodeCbor(['Signature1', protectedBytes, new Uint8Array(0), payload], protectedBytes.length + payload.length + 32);
 }
 
 /**
