@@ -5,7 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { loadCliEnvironment } from './config.js';
 import type { CommandContext, OutputFormat } from './context.js';
 import { CliError } from './errors.js';
-import { TargetOpener, type RegistryOptions } from './targets.js';
+import type { RegistryOptions, TargetOpener } from './targets.js';
 import { VERSION } from './version.js';
 
 /** Exit code for any failure, as Notation and Kyverno use. */
@@ -44,7 +44,9 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
   let opener: TargetOpener | undefined;
   let debug = false;
 
-  const context = (registry: RegistryOptions): CommandContext => {
+  // targets.js brings the registry client and undici: loaded by the commands that need a context, not by --version or --help.
+  const context = async (registry: RegistryOptions): Promise<CommandContext> => {
+    const { TargetOpener } = await import('./targets.js');
     opener = new TargetOpener(env, registry);
     return { env, opener, stdout, stderr, stdin, signal: controller.signal };
   };
@@ -80,7 +82,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (source: string, destination: string, flags) => {
       const { runCopy } = await import('./commands/cp.js');
-      await runCopy(context(registryOptions(flags)), source, destination, flags);
+      await runCopy(await context(registryOptions(flags)), source, destination, flags);
     });
 
   program
@@ -93,7 +95,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runDiscover } = await import('./commands/discover.js');
-      await runDiscover(context(registryOptions(flags)), reference, flags);
+      await runDiscover(await context(registryOptions(flags)), reference, flags);
     });
 
   program
@@ -105,7 +107,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runResolve } = await import('./commands/manifest.js');
-      await runResolve(context(registryOptions(flags)), reference, flags);
+      await runResolve(await context(registryOptions(flags)), reference, flags);
     });
 
   const manifest = program.command('manifest').description('fetch or delete a manifest');
@@ -119,7 +121,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runManifestFetch } = await import('./commands/manifest.js');
-      await runManifestFetch(context(registryOptions(flags)), reference, flags);
+      await runManifestFetch(await context(registryOptions(flags)), reference, flags);
     });
   manifest
     .command('delete')
@@ -129,7 +131,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runManifestDelete } = await import('./commands/manifest.js');
-      await runManifestDelete(context(registryOptions(flags)), reference, flags);
+      await runManifestDelete(await context(registryOptions(flags)), reference, flags);
     });
 
   program
@@ -141,7 +143,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, tags: string[], flags) => {
       const { runTag } = await import('./commands/manifest.js');
-      await runTag(context(registryOptions(flags)), reference, tags, flags);
+      await runTag(await context(registryOptions(flags)), reference, tags, flags);
     });
 
   program
@@ -154,7 +156,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (registry: string, flags) => {
       const { runLogin } = await import('./commands/login.js');
-      await runLogin(context(registryOptions(flags)), registry, flags);
+      await runLogin(await context(registryOptions(flags)), registry, flags);
     });
   program
     .command('logout')
@@ -162,7 +164,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .argument('<registry>')
     .action(async (registry: string) => {
       const { runLogout } = await import('./commands/login.js');
-      await runLogout(context(registryOptions({})), registry);
+      await runLogout(await context(registryOptions({})), registry);
     });
 
   const registry = program.command('registry').description('the embedded OCI registry');
@@ -180,7 +182,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(new Option('--log-level <level>', 'structured log level on stderr').choices(['debug', 'info', 'warn', 'error', 'silent']).default('info'))
     .action(async (flags) => {
       const { runRegistryServe } = await import('./commands/registry.js');
-      await runRegistryServe(context(registryOptions({})), flags);
+      await runRegistryServe(await context(registryOptions({})), flags);
     });
 
   registry
@@ -193,7 +195,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--dry-run', 'only report what would go', false)
     .action(async (flags) => {
       const { runRegistryGc } = await import('./commands/registry.js');
-      await runRegistryGc(context(registryOptions({})), flags);
+      await runRegistryGc(await context(registryOptions({})), flags);
     });
 
   program
@@ -212,7 +214,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runSign } = await import('./commands/sign.js');
-      await runSign(context(registryOptions(flags)), reference, flags);
+      await runSign(await context(registryOptions(flags)), reference, flags);
     });
 
   const maxSignatures = () => new Option('--max-signatures <n>', 'at most this many signatures are evaluated').argParser(integer).default(100);
@@ -229,7 +231,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runVerify } = await import('./commands/verify.js');
-      await runVerify(context(registryOptions(flags)), reference, flags);
+      await runVerify(await context(registryOptions(flags)), reference, flags);
     });
 
   program
@@ -242,7 +244,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runInspect } = await import('./commands/verify.js');
-      await runInspect(context(registryOptions(flags)), reference, flags);
+      await runInspect(await context(registryOptions(flags)), reference, flags);
     });
 
   program
@@ -256,7 +258,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (reference: string, flags) => {
       const { runList } = await import('./commands/verify.js');
-      await runList(context(registryOptions(flags)), reference, flags);
+      await runList(await context(registryOptions(flags)), reference, flags);
     });
 
   const storeType = () => new Option('-t, --type <type>', 'trust store type').choices(['ca', 'signingAuthority', 'tsa']);
@@ -269,7 +271,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--default', 'make it the default signing key', false)
     .action(async (name: string, flags) => {
       const { runCertGenerateTest } = await import('./commands/cert.js');
-      await runCertGenerateTest(context(registryOptions({})), name, flags);
+      await runCertGenerateTest(await context(registryOptions({})), name, flags);
     });
   cert
     .command('add')
@@ -279,7 +281,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .argument('<files...>')
     .action(async (files: string[], flags) => {
       const { runCertAdd } = await import('./commands/cert.js');
-      await runCertAdd(context(registryOptions({})), files, flags);
+      await runCertAdd(await context(registryOptions({})), files, flags);
     });
   cert
     .command('ls')
@@ -289,7 +291,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('-s, --store <name>', 'trust store name')
     .action(async (flags) => {
       const { runCertList } = await import('./commands/cert.js');
-      await runCertList(context(registryOptions({})), flags);
+      await runCertList(await context(registryOptions({})), flags);
     });
   cert
     .command('show')
@@ -299,7 +301,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .argument('<file>')
     .action(async (file: string, flags) => {
       const { runCertShow } = await import('./commands/cert.js');
-      await runCertShow(context(registryOptions({})), file, flags);
+      await runCertShow(await context(registryOptions({})), file, flags);
     });
   cert
     .command('delete')
@@ -311,7 +313,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .argument('[file]')
     .action(async (file: string | undefined, flags) => {
       const { runCertDelete } = await import('./commands/cert.js');
-      await runCertDelete(context(registryOptions({})), file, flags);
+      await runCertDelete(await context(registryOptions({})), file, flags);
     });
 
   const key = program.command('key').description('signing keys (signingkeys.json)');
@@ -327,7 +329,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--default', 'make it the default signing key', false)
     .action(async (name: string, flags) => {
       const { runKeyAdd } = await import('./commands/key.js');
-      await runKeyAdd(context(registryOptions({})), name, flags);
+      await runKeyAdd(await context(registryOptions({})), name, flags);
     });
   key
     .command('ls')
@@ -336,7 +338,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(output(['text', 'json'], 'text'))
     .action(async (flags) => {
       const { runKeyList } = await import('./commands/key.js');
-      await runKeyList(context(registryOptions({})), flags);
+      await runKeyList(await context(registryOptions({})), flags);
     });
   key
     .command('update')
@@ -346,7 +348,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--default', 'make it the default signing key', false)
     .action(async (name: string, flags) => {
       const { runKeyUpdate } = await import('./commands/key.js');
-      await runKeyUpdate(context(registryOptions({})), name, flags);
+      await runKeyUpdate(await context(registryOptions({})), name, flags);
     });
   key
     .command('delete')
@@ -355,7 +357,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .argument('<names...>')
     .action(async (names: string[]) => {
       const { runKeyDelete } = await import('./commands/key.js');
-      await runKeyDelete(context(registryOptions({})), names);
+      await runKeyDelete(await context(registryOptions({})), names);
     });
 
   const policy = program.command('policy').description('the OCI trust policy');
@@ -366,14 +368,14 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--force', 'replace an existing trust policy', false)
     .action(async (file: string, flags) => {
       const { runPolicyImport } = await import('./commands/policy.js');
-      await runPolicyImport(context(registryOptions({})), file, flags);
+      await runPolicyImport(await context(registryOptions({})), file, flags);
     });
   policy
     .command('show')
     .description('print the trust policy in use')
     .action(async () => {
       const { runPolicyShow } = await import('./commands/policy.js');
-      await runPolicyShow(context(registryOptions({})));
+      await runPolicyShow(await context(registryOptions({})));
     });
   policy
     .command('init')
@@ -386,7 +388,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--force', 'replace an existing trust policy', false)
     .action(async (flags) => {
       const { runPolicyInit } = await import('./commands/policy.js');
-      await runPolicyInit(context(registryOptions({})), flags);
+      await runPolicyInit(await context(registryOptions({})), flags);
     });
   policy
     .command('autogen')
@@ -395,7 +397,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action(async (file: string, flags: { output: 'yaml' | 'json' }) => {
       const { runPolicyAutogen } = await import('./commands/autogen.js');
-      await runPolicyAutogen(context(registryOptions({})), file, flags);
+      await runPolicyAutogen(await context(registryOptions({})), file, flags);
     });
 
   program
@@ -409,7 +411,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (policies: string[], flags) => {
       const { runApply } = await import('./commands/apply.js');
-      await runApply(context(registryOptions(flags)), policies, flags);
+      await runApply(await context(registryOptions(flags)), policies, flags);
     });
 
   const admission = program.command('admission').description('the Kubernetes admission webhook (Kyverno verifyImages policies)');
@@ -431,7 +433,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(insecure())
     .action(async (flags) => {
       const { runAdmissionServe } = await import('./commands/admission.js');
-      await runAdmissionServe(context(registryOptions(flags)), flags);
+      await runAdmissionServe(await context(registryOptions(flags)), flags);
     });
   admission
     .command('manifests')
@@ -448,7 +450,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action(async (flags) => {
       const { runAdmissionManifests } = await import('./commands/admission-manifests.js');
-      await runAdmissionManifests(context(registryOptions({})), flags);
+      await runAdmissionManifests(await context(registryOptions({})), flags);
     });
 
   program
@@ -457,7 +459,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--work-dir <dir>', 'where to write (default: a new temp dir)')
     .action(async (flags) => {
       const { runDemo } = await import('./commands/demo.js');
-      await runDemo(context(registryOptions({})), flags);
+      await runDemo(await context(registryOptions({})), flags);
     });
 
   try {
