@@ -88,6 +88,9 @@ interface Verdict {
   readonly problems: readonly string[];
 }
 
+/** The problems of a pass: none, shared. */
+const NO_PROBLEMS: readonly string[] = Object.freeze([]);
+
 /** Matches a pattern list against an image, in Kyverno's form and also in its tag form. */
 function matchesImage(patterns: readonly string[], image: NormalizedImage): boolean {
   // Kyverno matches only `reference`, which drops the tag of `repo:tag@digest`, so `repo:*` stops
@@ -129,10 +132,17 @@ class Evaluator {
     let errored = 0;
     let digest: string | undefined;
     const problems: string[] = [];
-    for (const [j, entry] of set.entries.entries()) {
-      const at = `${path}.entries[${j}]`;
-      const verdict: Verdict =
-        entry.kind === 'nested' ? await this.verifySet(policy, rule, entry.attestorSet, `${at}.attestor`, image) : await this.#verifyEntry(policy, rule, entry, at, image);
+    const { entries } = set;
+    for (let j = 0; j < entries.length; j++) {
+      const entry = entries[j] as NotaryAttestor;
+      // The entry's path is spelled out only for a problem: a pass needs none.
+      let verdict: Verdict;
+      if (entry.kind === 'nested') {
+        verdict = await this.verifySet(policy, rule, entry.attestorSet, `${path}.entries[${j}].attestor`, image);
+      } else {
+        const check = await this.check(policy, rule, entry, image);
+        verdict = check.status === 'pass' ? { status: 'pass', digest: check.digest, problems: NO_PROBLEMS } : { status: check.status, digest: check.digest, problems: [`${path}.entries[${j}]: ${check.message}`] };
+      }
       if (verdict.status === 'pass') {
         passed++;
         digest ??= verdict.digest;
@@ -144,11 +154,6 @@ class Evaluator {
     }
     // Could the entries that errored have made up the count? Then the answer is unknown, not no.
     return { status: passed + errored >= set.count ? 'error' : 'fail', digest: undefined, problems };
-  }
-
-  async #verifyEntry(policy: KyvernoPolicy, rule: Rule, attestor: CertificatesAttestor, path: string, image: NormalizedImage): Promise<Verdict> {
-    const check = await this.check(policy, rule, attestor, image);
-    return { status: check.status, digest: check.digest, problems: check.status === 'pass' ? [] : [`${path}: ${check.message}`] };
   }
 
   /** One verifyImages entry against one image: attestor sets (all must pass), then verifyDigest and required. */
@@ -164,8 +169,9 @@ class Evaluator {
       return { result: 'pass', message: 'image verified', digest: image.digest };
     }
     const verdicts: Verdict[] = [];
-    for (const [i, set] of verification.attestors.entries()) {
-      const verdict = await this.verifySet(policy, rule, set, `.attestors[${i}]`, image);
+    const { attestors } = verification;
+    for (let i = 0; i < attestors.length; i++) {
+      const verdict = await this.verifySet(policy, rule, attestors[i] as AttestorSet<NotaryAttestor>, `.attestors[${i}]`, image);
       verdicts.push(verdict);
       // Every set must pass (AND); a definite failure of one decides the entry.
       if (verdict.status === 'fail') break;
@@ -232,7 +238,7 @@ export async function evaluateImages(input: EvaluateImagesInput): Promise<ImageE
       } else {
         for (const verification of rule.verifyImages) {
           for (const { extracted: e, image, problem } of images) {
-            const at = { ...base, image: e.image, path: e.path };
+            const at = { policy: base.policy, rule: base.rule, action: base.action, failurePolicy: base.failurePolicy, image: e.image, path: e.path };
             if (image === undefined) {
               pending.push({ base: at, verdict: Promise.resolve({ result: 'fail', message: `failed to verify image ${e.image}: ${problem ?? 'invalid image'}`, digest: undefined }), pin: undefined });
               continue;
@@ -255,8 +261,11 @@ export async function evaluateImages(input: EvaluateImagesInput): Promise<ImageE
     }
   }
 
-  const settled = await Promise.all(pending.map(async (p) => ({ p, verdict: await p.verdict })));
-  const results: ImageRuleResult[] = settled.map(({ p, verdict }) => Object.freeze({ ...p.base, ...verdict }));
+  const verdicts = await Promise.all(pending.map((p) => p.verdict));
+  const results: ImageRuleResult[] = pending.map(({ base: b }, i) => {
+    const v = verdicts[i] as (typeof verdicts)[number];
+    return Object.freeze({ policy: b.policy, rule: b.rule, action: b.action, failurePolicy: b.failurePolicy, image: b.image, path: b.path, result: v.result, message: v.message, digest: v.digest });
+  });
   const blocking = results.filter((r) => (r.result === 'fail' && r.action === 'Enforce') || (r.result === 'error' && r.failurePolicy === 'Fail'));
   const allowed = blocking.length === 0;
   const warnings: string[] = [];
@@ -283,7 +292,7 @@ export async function evaluateImages(input: EvaluateImagesInput): Promise<ImageE
   }
   const pins: DigestPin[] = [];
   const seen = new Set<string>();
-  settled.forEach(({ p }, i) => {
+  pending.forEach((p, i) => {
     const r = results[i];
     if (p.pin === undefined || r === undefined || r.result !== 'pass' || r.digest === undefined || seen.has(p.pin.path)) return;
     seen.add(p.pin.path);

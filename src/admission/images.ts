@@ -121,8 +121,14 @@ function normalize(image: string): NormalizedImage {
 
 /** The fully qualified form of a normalized image, `registry/repository[:tag][@digest]`, as a registry is asked for it. */
 export function formatTarget(image: NormalizedImage): string {
-  return formatReference(image.target);
+  // Normalized images are frozen and shared (normalizeImage keeps them), so their text is too.
+  let text = TARGET_TEXT.get(image);
+  if (text === undefined) TARGET_TEXT.set(image, (text = formatReference(image.target)));
+  return text;
 }
+
+/** formatTarget of each normalized image seen. */
+const TARGET_TEXT = new WeakMap<NormalizedImage, string>();
 
 /** The three container lists of a PodSpec, in the order Kyverno extracts them. */
 export const CONTAINER_FIELDS = Object.freeze(['initContainers', 'containers', 'ephemeralContainers'] as const);

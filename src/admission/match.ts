@@ -91,6 +91,22 @@ export function parseKindSelector(input: string): KindSelector | undefined {
   }
 }
 
+/** Parsed `kinds` entries: a policy's few entries are read on every request, and the parse is a pure function of the string. */
+const KIND_SELECTORS = new Map<string, KindSelector | null>();
+/** At most this many, then the map starts over. */
+const MAX_KIND_SELECTORS = 1024;
+
+function kindSelectorOf(entry: string): KindSelector | undefined {
+  let selector = KIND_SELECTORS.get(entry);
+  if (selector === undefined) {
+    selector = parseKindSelector(entry) ?? null;
+    if (KIND_SELECTORS.size >= MAX_KIND_SELECTORS) KIND_SELECTORS.clear();
+    // Frozen: the cached value is shared by every caller.
+    KIND_SELECTORS.set(entry, selector === null ? null : Object.freeze(selector));
+  }
+  return selector ?? undefined;
+}
+
 /**
  * True when any `kinds` entry matches the request's group, version, kind and subresource. As in
  * Kyverno (checkKind with allowEphemeralContainers), a plain `Pod` also matches the
@@ -99,7 +115,7 @@ export function parseKindSelector(input: string): KindSelector | undefined {
 export function matchesKind(kinds: readonly string[], request: Pick<MatchRequest, 'kind' | 'subresource'>): boolean {
   const subresource = request.subresource ?? '';
   return kinds.some((entry) => {
-    const selector = parseKindSelector(entry);
+    const selector = kindSelectorOf(entry);
     if (selector === undefined) return false;
     if (!wildcardMatch(selector.group, request.kind.group) || !wildcardMatch(selector.version, request.kind.version) || !wildcardMatch(selector.kind, request.kind.kind)) return false;
     if (wildcardMatch(selector.subresource, subresource)) return true;

@@ -151,6 +151,11 @@ function scopedRecordOf(object: unknown): ScopedVerifyImagesAnnotation | undefin
   return decodeScopedVerifyImagesAnnotation(value);
 }
 
+/** One string per (policy, rule) pair, different for different pairs (the policy is length-prefixed). */
+function ruleKey(policy: string, rule: string): string {
+  return `${policy.length}:${policy}${rule}`;
+}
+
 /**
  * Claims in the object's scoped record that Sigil's own `results` do not back: a pass or skip
  * recorded for a rule this evaluation ran, for an image the object has, that the rule did not
@@ -174,7 +179,7 @@ export function unbackedClaims(object: unknown, kind: string, results: readonly 
   const backed = new Map<string, Set<string>>();
   const evaluated = new Set<string>();
   for (const r of results) {
-    const rule = JSON.stringify([scopedPolicyKey(r.policy), r.rule]);
+    const rule = ruleKey(scopedPolicyKey(r.policy), r.rule);
     evaluated.add(rule);
     if ((r.result !== 'pass' && r.result !== 'skip') || r.image === undefined) continue;
     const image = normalizedOrUndefined(r.image);
@@ -187,7 +192,7 @@ export function unbackedClaims(object: unknown, kind: string, results: readonly 
   const claims: string[] = [];
   for (const [policy, rules] of record) {
     for (const [rule, images] of rules) {
-      const at = JSON.stringify([policy, rule]);
+      const at = ruleKey(policy, rule);
       if (!evaluated.has(at)) continue;
       for (const [image, status] of images) {
         if (status === 'fail' || !present.has(image) || backed.get(at)?.has(image) === true) continue;

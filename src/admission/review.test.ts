@@ -287,12 +287,25 @@ describe('decodeAdmissionReview', () => {
       'REVIEW_INVALID',
       /duplicate key at request\.object\.spec\.containers\[0\]\.image/,
     ],
+    [
+      'a duplicate among many labels (past the keys compared one by one)',
+      () => decodeText(podCreateWith({ 'request.object.metadata.labels': Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v'])) }).replace('"l39":"v"', '"l39":"v","l7":"w"')),
+      'REVIEW_INVALID',
+      /duplicate key at request\.object\.metadata\.labels\.l7/,
+    ],
     ['10,000-deep nesting', () => decodeText('{"a":' + '['.repeat(10_000) + ']'.repeat(10_000) + '}'), 'REVIEW_INVALID', new RegExp(`nests deeper than ${MAX_ADMISSION_REVIEW_DEPTH} levels`)],
     ['nesting one past the limit', () => decodeText('['.repeat(MAX_ADMISSION_REVIEW_DEPTH + 1) + ']'.repeat(MAX_ADMISSION_REVIEW_DEPTH + 1)), 'REVIEW_INVALID', /nests deeper/],
   ];
   for (const [name, run, code, message] of bad) {
     it(`rejects ${name} with ${code}`, () => assertReviewError(run, code, message));
   }
+
+  it('accepts the same key in sibling and nested objects, and many distinct keys', () => {
+    const labels = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, 'v']));
+    const request = decodeText(podCreateWith({ 'request.object.metadata.labels': labels, 'request.object.metadata.annotations': { l0: 'x', nested: '{"l0":1}' } }));
+    assert.deepEqual((request.object?.metadata as { labels?: unknown } | undefined)?.labels, labels);
+    assert.doesNotThrow(() => decodeText('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":' + JSON.stringify({ ...(fixture('pod-create.json').request as Record<string, unknown>), x: [{ a: 1, b: { a: 2 } }, { a: 3 }] }) + '}'));
+  });
 
   it('throws only ReviewError, whatever the bytes', () => {
     const onlyReviewErrors = (run: () => unknown): void => {

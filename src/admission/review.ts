@@ -180,6 +180,78 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * other webhook must all see the same object.
  */
 function checkStructure(text: string): void {
+  // The quick scan says only whether the text is fine; the rare body that is not is scanned again
+  // by the one that names the place.
+  if (!structureIsFine(text)) explainStructure(text);
+}
+
+/** Objects with more keys than this look keys up in a Set; fewer are compared one by one, which allocates nothing. */
+const LINEAR_KEY_LOOKUP = 16;
+
+/** checkStructure's question without its message: false at the first duplicate key or too deep nesting. */
+function structureIsFine(text: string): boolean {
+  // The keys of every open object, innermost last; per open container where its keys begin in
+  // `keys`, or -1 for an array; and a Set for an open object past LINEAR_KEY_LOOKUP keys.
+  // `keys` is used up to `count` and never shrunk: setting an array's length costs more than the scan.
+  const keys: string[] = [];
+  let count = 0;
+  const starts: number[] = [];
+  const sets: (Set<string> | undefined)[] = [];
+  let depth = 0;
+  let expectKey = false;
+  let backslash = text.indexOf('\\');
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // JSON.parse accepted the text, so every string is closed.
+      let end = i + 1;
+      let escaped = false;
+      for (;;) {
+        const quote = text.indexOf('"', end);
+        if (backslash !== -1 && backslash < end) backslash = text.indexOf('\\', end);
+        if (backslash === -1 || backslash > quote) {
+          end = quote;
+          break;
+        }
+        escaped = true;
+        end = backslash + 2;
+      }
+      if (expectKey) {
+        const key = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
+        const top = depth - 1;
+        const from = starts[top] ?? 0;
+        const set = sets[top];
+        if (set !== undefined) {
+          if (set.has(key)) return false;
+          set.add(key);
+        } else {
+          for (let k = from; k < count; k++) if (keys[k] === key) return false;
+          keys[count++] = key;
+          if (count - from > LINEAR_KEY_LOOKUP) sets[top] = new Set(keys.slice(from, count));
+        }
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === 0x2c /* , */) {
+      expectKey = starts[depth - 1] !== -1;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (depth >= MAX_ADMISSION_REVIEW_DEPTH) return false;
+      sets[depth] = undefined;
+      starts[depth++] = c === 0x7b ? count : -1;
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      const from = starts[--depth] ?? -1;
+      if (from !== -1) count = from;
+      sets[depth] = undefined;
+      expectKey = false;
+    }
+  }
+  return true;
+}
+
+/** Throws REVIEW_INVALID naming the first duplicate key or the first place nesting goes too deep in `text`. */
+function explainStructure(text: string): void {
   // One frame per open container: the keys seen (objects) and the path segment for messages.
   const keys: (Set<string> | null)[] = [];
   const path: (string | number)[] = [];

@@ -383,10 +383,10 @@ export function createNotaryImageVerifier(options: NotaryImageVerifierOptions): 
 
   return async (image, rule, attestor, context) => {
     const notes: string[] = [];
-    const credentials = verificationOfAttestor(rule, attestor)?.imageRegistryCredentials;
-    const providers = credentials?.providers.filter((p) => p !== 'default') ?? [];
     const check = await verifyOnce(image, rule, attestor, context, notes);
     if (check.status === 'pass') return check;
+    const credentials = verificationOfAttestor(rule, attestor)?.imageRegistryCredentials;
+    const providers = credentials?.providers.filter((p) => p !== 'default') ?? [];
     if (providers.length > 0) notes.push(`cloud credential helpers (imageRegistryCredentials.providers ${providers.join(', ')}) are not supported yet; the server's own registry credentials were used`);
     // Kyverno's allowInsecureRegistry also skips TLS verification; Sigil does not, and says so where it may matter.
     if (credentials?.allowInsecureRegistry === true) notes.push(`imageRegistryCredentials.allowInsecureRegistry is not supported yet (TLS is still verified); for a plain-HTTP registry start the server with --insecure-registry ${image.target.registry}`);

@@ -28,6 +28,52 @@ function matchesAt(segment: Segment, text: readonly string[], offset: number): b
  * leftmost possible position (leftmost is always safe, as a `*` can absorb whatever is skipped).
  */
 export function wildcardMatch(pattern: string, text: string): boolean {
+  const literal = literalSegments(pattern);
+  if (literal !== undefined) return matchesLiteral(literal, text);
+  return matchesCodePoints(pattern, text);
+}
+
+/**
+ * The `*`-separated pieces of a pattern without `?` or surrogate code units, or undefined for any
+ * other pattern. Such pieces match UTF-16 units exactly where they match code points (none of their
+ * units can land inside a surrogate pair), so string search gives the code-point answer without
+ * splitting the text. Kept per pattern: policies hold few, and every request matches against them.
+ */
+function literalSegments(pattern: string): readonly string[] | undefined {
+  let segments = LITERAL.get(pattern);
+  if (segments === undefined) {
+    segments = /[?\uD800-\uDFFF]/.test(pattern) ? null : Object.freeze(pattern.split('*'));
+    if (LITERAL.size >= MAX_LITERAL) LITERAL.clear();
+    LITERAL.set(pattern, segments);
+  }
+  return segments ?? undefined;
+}
+
+/** Patterns seen, with their literal pieces or null when matching needs code points. */
+const LITERAL = new Map<string, readonly string[] | null>();
+/** At most this many, then the map starts over: bounds memory whatever patterns requests bring (names, globs). */
+const MAX_LITERAL = 4096;
+
+/** wildcardMatch for literal pieces: the same anchored, leftmost placement, over UTF-16 units. */
+function matchesLiteral(segments: readonly string[], text: string): boolean {
+  const first = segments[0] ?? '';
+  if (segments.length === 1) return first === text;
+  const last = segments[segments.length - 1] ?? '';
+  if (first.length + last.length > text.length) return false;
+  if (!text.startsWith(first) || !text.endsWith(last)) return false;
+  let position = first.length;
+  const end = text.length - last.length;
+  for (let s = 1; s < segments.length - 1; s++) {
+    const segment = segments[s] ?? '';
+    const found = text.indexOf(segment, position);
+    if (found === -1 || found + segment.length > end) return false;
+    position = found + segment.length;
+  }
+  return true;
+}
+
+/** wildcardMatch over code points, for patterns with `?` (one character, whatever its UTF-16 length). */
+function matchesCodePoints(pattern: string, text: string): boolean {
   // Code points, not UTF-16 units, so `?` consumes one character even outside the BMP.
   const t = Array.from(text);
   const segments: Segment[] = pattern.split('*').map((s) => Array.from(s));

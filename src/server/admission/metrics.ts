@@ -77,22 +77,58 @@ const RESULT_RANK: Readonly<Record<ImageRuleResult['result'], number>> = Object.
  * result says so (the engine resolves one action per rule and request, so they agree).
  */
 export function aggregateRuleResults(results: readonly ImageRuleResult[]): RuleOutcome[] {
-  const byRule = new Map<string, RuleOutcome>();
+  const byRule = new Map<string, { policy: string; rule: string; result: ImageRuleResult['result']; action: FailureAction; messages: string[] }>();
   for (const r of results) {
-    const key = JSON.stringify([r.policy, r.rule]);
+    const key = seriesKey(r.policy, r.rule);
     const seen = byRule.get(key);
     if (seen === undefined) {
       byRule.set(key, { policy: r.policy, rule: r.rule, result: r.result, action: r.action, messages: [r.message] });
       continue;
     }
-    byRule.set(key, {
-      ...seen,
-      result: RESULT_RANK[r.result] > RESULT_RANK[seen.result] ? r.result : seen.result,
-      action: seen.action === 'Enforce' || r.action === 'Enforce' ? 'Enforce' : 'Audit',
-      messages: seen.messages.includes(r.message) ? seen.messages : [...seen.messages, r.message],
-    });
+    if (RESULT_RANK[r.result] > RESULT_RANK[seen.result]) seen.result = r.result;
+    if (r.action === 'Enforce') seen.action = 'Enforce';
+    if (!seen.messages.includes(r.message)) seen.messages.push(r.message);
   }
   return [...byRule.values()];
+}
+
+/**
+ * One string per list of label values, different for different lists: each value is prefixed by
+ * its length, so no value (a namespace or kind from a request) can run into the next.
+ */
+function seriesKey(...values: readonly string[]): string {
+  let key = '';
+  for (const value of values) key += `${value.length}:${value}`;
+  return key;
+}
+
+/**
+ * Increments of one counter by label set, handed to prom-client when the registry is read (the
+ * counter's `collect` hook, which every read of the registry runs first): an increment on the
+ * request path adds to a number found by one string key, where prom-client would hash and check a
+ * label object every time. Every read sees every increment made before it.
+ */
+/** Label values of one series. */
+type LabelValues<L extends string> = Partial<Record<L, string>>;
+
+class PendingCounts<L extends string> {
+  readonly #series = new Map<string, { readonly labels: LabelValues<L>; count: number }>();
+
+  /** Adds `value` to the series `key` names; `labels` builds its labels the first time the key is seen. */
+  add(key: string, labels: () => LabelValues<L>, value = 1): void {
+    const series = this.#series.get(key);
+    if (series !== undefined) series.count += value;
+    else this.#series.set(key, { labels: Object.freeze(labels()), count: value });
+  }
+
+  /** Moves the counts into `counter`, in the order the series were first seen. */
+  flush(counter: Counter<L>): void {
+    for (const series of this.#series.values()) {
+      if (series.count === 0) continue;
+      counter.inc(series.labels, series.count);
+      series.count = 0;
+    }
+  }
 }
 
 /** The policy_* labels Kyverno puts on a result. */
@@ -171,15 +207,38 @@ export class AdmissionMetrics implements AdmissionObserver {
   readonly #kyvernoRequests: Counter<KyvernoAdmissionLabel>;
   readonly #kyvernoReviewDuration: Histogram<KyvernoAdmissionLabel>;
   readonly #kyvernoResults: Counter<KyvernoResultLabel>;
+  // The per-request counters count here first (PendingCounts); the histograms' label objects are kept per series.
+  readonly #pendingRequests = new PendingCounts<AdmissionLabel>();
+  readonly #pendingKyvernoRequests = new PendingCounts<KyvernoAdmissionLabel>();
+  readonly #pendingPolicyResults = new PendingCounts<'policy' | 'rule' | 'result'>();
+  readonly #pendingKyvernoResults = new PendingCounts<KyvernoResultLabel>();
+  readonly #pendingCacheLookups = new PendingCounts<'result'>();
+  readonly #reviewLabels = new Map<string, { readonly sigil: LabelValues<'webhook' | 'allowed'>; readonly kyverno: LabelValues<KyvernoAdmissionLabel> }>();
+  /** Kyverno's policy_* labels of each policy of a policy list, by policy key. */
+  readonly #policyLabels = new WeakMap<readonly KyvernoPolicy[], Map<string, KyvernoPolicyLabels>>();
 
   constructor() {
     const registers = [this.registry];
     const buckets = [...ADMISSION_DURATION_BUCKETS];
     const kyvernoBuckets = [...KYVERNO_DURATION_BUCKETS];
-    this.#requests = new Counter({ name: 'sigil_admission_requests_total', help: 'AdmissionReviews answered, by webhook, resource kind, operation, decision and dry run', labelNames: ['webhook', 'kind', 'operation', 'allowed', 'dry_run'], registers });
+    const pendingRequests = this.#pendingRequests;
+    const pendingKyvernoRequests = this.#pendingKyvernoRequests;
+    const pendingPolicyResults = this.#pendingPolicyResults;
+    const pendingKyvernoResults = this.#pendingKyvernoResults;
+    const pendingCacheLookups = this.#pendingCacheLookups;
+    this.#requests = new Counter({ name: 'sigil_admission_requests_total', help: 'AdmissionReviews answered, by webhook, resource kind, operation, decision and dry run', labelNames: ['webhook', 'kind', 'operation', 'allowed', 'dry_run'], registers, collect() {
+        pendingRequests.flush(this);
+      },
+    });
     this.#reviewDuration = new Histogram({ name: 'sigil_admission_review_duration_seconds', help: 'Time from an AdmissionReview arriving to its answer, by webhook and decision', labelNames: ['webhook', 'allowed'], buckets, registers });
-    this.#policyResults = new Counter({ name: 'sigil_policy_results_total', help: 'verifyImages rule results, once per rule per evaluated request', labelNames: ['policy', 'rule', 'result'], registers });
-    this.#cacheLookups = new Counter({ name: 'sigil_verification_cache_lookups_total', help: 'Verification cache lookups: hit (stored verdict), shared (joined one in flight), miss (started one)', labelNames: ['result'], registers });
+    this.#policyResults = new Counter({ name: 'sigil_policy_results_total', help: 'verifyImages rule results, once per rule per evaluated request', labelNames: ['policy', 'rule', 'result'], registers, collect() {
+        pendingPolicyResults.flush(this);
+      },
+    });
+    this.#cacheLookups = new Counter({ name: 'sigil_verification_cache_lookups_total', help: 'Verification cache lookups: hit (stored verdict), shared (joined one in flight), miss (started one)', labelNames: ['result'], registers, collect() {
+        pendingCacheLookups.flush(this);
+      },
+    });
     this.#verifications = new Counter({ name: 'sigil_verifications_total', help: 'Image verifications that really ran (cached and shared answers excluded), by registry and verdict', labelNames: ['registry', 'status'], registers });
     this.#verificationDuration = new Histogram({ name: 'sigil_verification_duration_seconds', help: 'Duration of image verifications that really ran, by registry', labelNames: ['registry'], buckets, registers });
     this.#registryRequests = new Counter({ name: 'sigil_registry_requests_total', help: 'Calls to registries during verification, by registry, operation and outcome', labelNames: ['registry', 'operation', 'outcome'], registers });
@@ -188,13 +247,19 @@ export class AdmissionMetrics implements AdmissionObserver {
     this.#checkImagesImages = new Counter({ name: 'sigil_checkimages_images_total', help: 'Images named in /checkimages calls', registers });
     this.#checkImagesDuration = new Histogram({ name: 'sigil_checkimages_duration_seconds', help: 'Time from a /checkimages call arriving to its answer', buckets, registers });
     const admissionLabels: KyvernoAdmissionLabel[] = ['resource_kind', 'resource_namespace', 'resource_request_operation', 'request_allowed', 'request_webhook'];
-    this.#kyvernoRequests = new Counter({ name: 'kyverno_admission_requests_total', help: 'Admission requests (Kyverno-compatible name and labels)', labelNames: admissionLabels, registers });
+    this.#kyvernoRequests = new Counter({ name: 'kyverno_admission_requests_total', help: 'Admission requests (Kyverno-compatible name and labels)', labelNames: admissionLabels, registers, collect() {
+        pendingKyvernoRequests.flush(this);
+      },
+    });
     this.#kyvernoReviewDuration = new Histogram({ name: 'kyverno_admission_review_duration_seconds', help: 'End-to-end latency of each admission review in seconds (Kyverno-compatible name and labels)', labelNames: admissionLabels, buckets: kyvernoBuckets, registers });
     this.#kyvernoResults = new Counter({
       name: 'kyverno_policy_results_total',
       help: 'Rule results per admission request (Kyverno-compatible name and labels)',
       labelNames: ['policy_validation_mode', 'policy_type', 'policy_background_mode', 'policy_namespace', 'policy_name', 'resource_kind', 'resource_namespace', 'resource_request_operation', 'rule_name', 'rule_result', 'rule_type', 'rule_execution_cause', 'dry_run'],
       registers,
+      collect() {
+        pendingKyvernoResults.flush(this);
+      },
     });
     // Series with a closed label set start at 0, so rate() and ratios work before the first event.
     for (const result of ['hit', 'shared', 'miss'] satisfies CacheLookup[]) this.#cacheLookups.inc({ result }, 0);
@@ -216,19 +281,29 @@ export class AdmissionMetrics implements AdmissionObserver {
    * AdmissionReview, DELETE and CONNECT passed straight through and denials included.
    */
   observeReview(review: ObservedReview): void {
-    const allowed = String(review.allowed);
-    this.#requests.inc({ webhook: review.webhook, kind: review.kind, operation: review.operation, allowed, dry_run: String(review.dryRun) });
-    const kyverno = {
-      resource_kind: review.kind,
-      resource_namespace: review.namespace,
-      resource_request_operation: review.operation.toLowerCase(),
-      request_allowed: allowed,
-      request_webhook: KYVERNO_WEBHOOK[review.webhook],
-    };
-    this.#kyvernoRequests.inc(kyverno);
+    const allowed = review.allowed ? 'true' : 'false';
+    const dryRun = review.dryRun ? 'true' : 'false';
+    const key = seriesKey(review.webhook, review.kind, review.namespace, review.operation, allowed, dryRun);
+    this.#pendingRequests.add(key, () => ({ webhook: review.webhook, kind: review.kind, operation: review.operation, allowed, dry_run: dryRun }));
+    let labels = this.#reviewLabels.get(key);
+    if (labels === undefined) {
+      labels = Object.freeze({
+        sigil: Object.freeze({ webhook: review.webhook, allowed }),
+        kyverno: Object.freeze({
+          resource_kind: review.kind,
+          resource_namespace: review.namespace,
+          resource_request_operation: review.operation.toLowerCase(),
+          request_allowed: allowed,
+          request_webhook: KYVERNO_WEBHOOK[review.webhook],
+        }),
+      });
+      this.#reviewLabels.set(key, labels);
+    }
+    const { kyverno } = labels;
+    this.#pendingKyvernoRequests.add(key, () => kyverno);
     const seconds = duration(review.seconds);
     if (seconds === undefined) return;
-    this.#reviewDuration.observe({ webhook: review.webhook, allowed }, seconds);
+    this.#reviewDuration.observe(labels.sigil, seconds);
     this.#kyvernoReviewDuration.observe(kyverno, seconds);
   }
 
@@ -244,15 +319,22 @@ export class AdmissionMetrics implements AdmissionObserver {
    * (reference §6): `enforce` here means the result could block.
    */
   observeResults(request: ObservedRequest, policies: readonly KyvernoPolicy[], results: readonly ImageRuleResult[]): void {
-    const byKey = new Map(policies.map((policy) => [policyKey(policy), policy]));
+    let byKey = this.#policyLabels.get(policies);
+    if (byKey === undefined) {
+      // Worked out once per policy list (the server passes the same list until policies change); a key held by two policies gets the last one's labels.
+      byKey = new Map(policies.map((policy) => [policyKey(policy), Object.freeze(kyvernoPolicyLabels(policy))]));
+      this.#policyLabels.set(policies, byKey);
+    }
     const operation = request.operation.toLowerCase();
-    const dryRun = String(request.dryRun);
+    const dryRun = request.dryRun ? 'true' : 'false';
     for (const outcome of aggregateRuleResults(results)) {
-      this.#policyResults.inc({ policy: outcome.policy, rule: outcome.rule, result: outcome.result });
-      const policy = byKey.get(outcome.policy);
-      this.#kyvernoResults.inc({
-        ...(policy === undefined ? labelsFromKey(outcome.policy) : kyvernoPolicyLabels(policy)),
-        policy_validation_mode: outcome.action === 'Enforce' ? 'enforce' : 'audit',
+      this.#pendingPolicyResults.add(seriesKey(outcome.policy, outcome.rule, outcome.result), () => ({ policy: outcome.policy, rule: outcome.rule, result: outcome.result }));
+      const policy = byKey.get(outcome.policy) ?? labelsFromKey(outcome.policy);
+      const mode = outcome.action === 'Enforce' ? 'enforce' : 'audit';
+      const key = seriesKey(mode, policy.policy_type, policy.policy_background_mode, policy.policy_namespace, policy.policy_name, request.kind, request.namespace, operation, outcome.rule, outcome.result, dryRun);
+      this.#pendingKyvernoResults.add(key, () => ({
+        ...policy,
+        policy_validation_mode: mode,
         resource_kind: request.kind,
         resource_namespace: request.namespace,
         resource_request_operation: operation,
@@ -261,7 +343,7 @@ export class AdmissionMetrics implements AdmissionObserver {
         rule_type: 'imageVerify',
         rule_execution_cause: 'admission_request',
         dry_run: dryRun,
-      });
+      }));
     }
   }
 
@@ -275,7 +357,7 @@ export class AdmissionMetrics implements AdmissionObserver {
 
   /** AdmissionObserver: one lookup in the verification cache. */
   cacheLookup(result: CacheLookup): void {
-    this.#cacheLookups.inc({ result });
+    this.#pendingCacheLookups.add(result, () => ({ result }));
   }
 
   /** AdmissionObserver: one registry call; `registry` is the host, never a repository or digest. */

@@ -28,13 +28,17 @@ function severityOf(policy: KyvernoPolicy | undefined): PolicySeverity | undefin
   return SEVERITIES.find((s) => s === value);
 }
 
+/** Each policy list's policies by key: the server passes the same list with every request until policies change. */
+const POLICIES_BY_KEY = new WeakMap<readonly KyvernoPolicy[], ReadonlyMap<string, KyvernoPolicy>>();
+
 /**
  * Kyverno's report results of one evaluation: one per policy and rule (not per image, as the
  * metrics count them: aggregateRuleResults), messages joined; severity, category and scored from
  * the policy's `policies.kyverno.io/*` annotations.
  */
 export function ruleResults(results: readonly ImageRuleResult[], policies: readonly KyvernoPolicy[]): PolicyResultInput[] {
-  const byKey = new Map(policies.map((p) => [policyKey(p), p]));
+  let byKey = POLICIES_BY_KEY.get(policies);
+  if (byKey === undefined) POLICIES_BY_KEY.set(policies, (byKey = new Map(policies.map((p) => [policyKey(p), p]))));
   return aggregateRuleResults(results).map((outcome) => {
     const policy = byKey.get(outcome.policy);
     const severity = severityOf(policy);
@@ -79,8 +83,20 @@ function resourceKey(ref: ResourceReference): string {
 function reportName(ref: ResourceReference): string {
   // A uid is the apiserver's UUID; anything else (the review body is the caller's) is hashed.
   if (ref.uid !== undefined && /^[a-z0-9][a-z0-9-]{0,62}$/.test(ref.uid)) return `sigil-${ref.uid}`;
-  return `sigil-${createHash('sha256').update(resourceKey(ref)).digest('hex').slice(0, 32)}`;
+  const key = resourceKey(ref);
+  let name = HASHED_NAMES.get(key);
+  if (name === undefined) {
+    name = `sigil-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+    if (HASHED_NAMES.size >= MAX_HASHED_NAMES) HASHED_NAMES.clear();
+    HASHED_NAMES.set(key, name);
+  }
+  return name;
 }
+
+/** Hashed report names by resource key: the same resources are admitted again and again. */
+const HASHED_NAMES = new Map<string, string>();
+/** At most this many, then the map starts over. */
+const MAX_HASHED_NAMES = 4096;
 
 /** Keeps the latest report of each resource, and writes it out. */
 export class ReportStore {
@@ -107,6 +123,8 @@ export class ReportStore {
       if (oldest === undefined) break;
       this.#reports.delete(oldest);
     }
+    // Nowhere to write it but memory (the default store): done.
+    if (this.#options.dir === undefined && (this.#options.sinks ?? []).length === 0) return report;
     // Writes of one resource's report stay in order; a failed one does not stop the next.
     const previous = this.#writes.get(key) ?? Promise.resolve();
     const write = previous.then(() => this.#writeOut(report));

@@ -21,6 +21,7 @@ import {
   type AdmissionRequest,
   type AdmissionResponseInput,
   type EvaluationRequest,
+  type ImageCheck,
   type ImageEvaluation,
   type KyvernoPolicy,
   type PolicyException,
@@ -95,26 +96,67 @@ class DeadlineError extends Error {}
  * that it was aborted, and people need to know it was the webhook's deadline, not the registry, that ended it.
  */
 function deadlineAware(verify: VerifyImage): VerifyImage {
-  return async (image, rule, attestor, context) => {
-    const check = await verify(image, rule, attestor, context);
-    const reason: unknown = context.signal.reason;
-    if (check.status !== 'error' || !(reason instanceof DeadlineError)) return check;
-    return { ...check, message: `${check.message} (${reason.message})` };
+  return (image, rule, attestor, context) => {
+    let pending: Promise<ImageCheck>;
+    try {
+      pending = verify(image, rule, attestor, context);
+    } catch (error) {
+      // A verifier that throws rather than rejects still fails only its own check.
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return pending.then((check) => {
+      const reason: unknown = context.signal.reason;
+      if (check.status !== 'error' || !(reason instanceof DeadlineError)) return check;
+      return { ...check, message: `${check.message} (${reason.message})` };
+    });
   };
 }
 
-/** Reads the body, refusing (413) as soon as it passes `limit` bytes, whatever Content-Length says. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads the body, refusing (413) as soon as it passes `limit` bytes, whatever Content-Length says;
+ * a refused body is not read further (the request is destroyed). Rejects when the request fails or
+ * closes before its end.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw new HttpProblem(413, `request body of ${declared} bytes exceeds the ${limit}-byte limit`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > limit) throw new HttpProblem(413, `request body exceeds the ${limit}-byte limit`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpProblem(413, `request body of ${declared} bytes exceeds the ${limit}-byte limit`));
+  // Events rather than `for await`: the async iterator costs a few promises per chunk, and most bodies are one chunk.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        done();
+        req.destroy();
+        reject(new HttpProblem(413, `request body exceeds the ${limit}-byte limit`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+    };
+    const onError = (error: Error): void => {
+      done();
+      reject(error);
+    };
+    const onClose = (): void => {
+      done();
+      reject(new Error('the request closed before its body ended'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -174,6 +216,12 @@ function checkImagesPolicies(policies: readonly KyvernoPolicy[]): KyvernoPolicy[
   }));
 }
 
+/** The largest `webhookTimeoutSeconds` of the policies, else 10; between 1 and 30. */
+function policyTimeoutSeconds(policies: readonly KyvernoPolicy[]): number {
+  const values = policies.map((p) => p.spec.webhookTimeoutSeconds).filter((t): t is number => t !== undefined);
+  return Math.min(MAX_WEBHOOK_TIMEOUT_SECONDS, Math.max(1, values.length === 0 ? DEFAULT_WEBHOOK_TIMEOUT_SECONDS : Math.max(...values)));
+}
+
 /** One image's answer in /checkimages. */
 export interface CheckImageResult {
   readonly image: string;
@@ -201,6 +249,8 @@ export class AdmissionServer {
   readonly #verifyImage: VerifyImage;
   #policies: AdmissionPolicySet | undefined;
   #checkPolicies: KyvernoPolicy[] = [];
+  /** timeoutSeconds from the policies, worked out when they are set: every review reads it. */
+  #policyTimeoutSeconds = policyTimeoutSeconds([]);
   #server: Server | undefined;
   readonly #reports: ReportStore;
   #tls: { readonly cert: Buffer | string; readonly key: Buffer | string };
@@ -217,6 +267,7 @@ export class AdmissionServer {
   setPolicies(set: AdmissionPolicySet): void {
     this.#policies = set;
     this.#checkPolicies = checkImagesPolicies(set.policies);
+    this.#policyTimeoutSeconds = policyTimeoutSeconds(set.policies);
   }
 
   /**
@@ -238,8 +289,7 @@ export class AdmissionServer {
   get timeoutSeconds(): number {
     const configured = this.#options.timeoutSeconds;
     if (configured !== undefined) return Math.min(MAX_WEBHOOK_TIMEOUT_SECONDS, Math.max(1, configured));
-    const values = (this.#policies?.policies ?? []).map((p) => p.spec.webhookTimeoutSeconds).filter((t): t is number => t !== undefined);
-    return Math.min(MAX_WEBHOOK_TIMEOUT_SECONDS, Math.max(1, values.length === 0 ? DEFAULT_WEBHOOK_TIMEOUT_SECONDS : Math.max(...values)));
+    return this.#policyTimeoutSeconds;
   }
 
   /** How long verification may run for one request. */
@@ -338,20 +388,23 @@ export class AdmissionServer {
     const controller = new AbortController();
     const deadline = this.deadlineMs;
     const seconds = deadline / 1000;
-    const abort = setTimeout(() => controller.abort(new DeadlineError(`could not complete in time: the ${seconds}s verification deadline passed`)), deadline);
     // A verifier that ignores the signal still cannot hold the answer past the webhook timeout.
     const grace = Math.min(250, (this.timeoutSeconds * 1000 - deadline) / 2);
-    let hard: NodeJS.Timeout | undefined;
+    let cut: (answer: T) => void = () => undefined;
     const cutoff = new Promise<T>((resolve) => {
-      hard = setTimeout(() => resolve(late(seconds)), deadline + grace);
+      cut = resolve;
     });
+    // One timer at a time: the abort at the deadline arms the cutoff after the grace.
+    let timer = setTimeout(() => {
+      controller.abort(new DeadlineError(`could not complete in time: the ${seconds}s verification deadline passed`));
+      timer = setTimeout(() => cut(late(seconds)), grace);
+    }, deadline);
     const onClose = () => controller.abort(new Error('the client closed the connection'));
     req.socket.once('close', onClose);
     try {
       return await Promise.race([work(controller.signal), cutoff]);
     } finally {
-      clearTimeout(abort);
-      clearTimeout(hard);
+      clearTimeout(timer);
       req.socket.off('close', onClose);
     }
   }
