@@ -318,26 +318,35 @@ function withJsonNumbers(value: unknown): unknown {
  * MAX_JSON_DEPTH and every number is finite — the strict parser's rules beyond the grammar.
  */
 function passesStrictChecks(text: string, integersOnly: boolean): boolean {
-  // One entry per open container: the keys seen so far for an object, null for an array.
-  const open: Array<Set<string> | null> = [];
+  // One entry per open container: the keys seen so far for an object (an array while it is small,
+  // which allocates less than a Set; a Set past SMALL_OBJECT_KEYS, so no object is quadratic),
+  // null for an array.
+  const open: Array<string[] | Set<string> | null> = [];
   let expectKey = false;
   let i = 0;
-  while (i < text.length) {
+  const length = text.length;
+  while (i < length) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       const end = text.indexOf('"', i + 1);
       if (end < 0) return false;
-      const keys = open[open.length - 1];
-      if (expectKey && keys) {
+      if (expectKey) {
+        const keys = open[open.length - 1] as string[] | Set<string>;
         const key = text.slice(i + 1, end);
-        if (keys.has(key)) return false;
-        keys.add(key);
+        if (Array.isArray(keys)) {
+          if (keys.includes(key)) return false;
+          keys.push(key);
+          if (keys.length > SMALL_OBJECT_KEYS) open[open.length - 1] = new Set(keys);
+        } else {
+          if (keys.has(key)) return false;
+          keys.add(key);
+        }
         expectKey = false;
       }
       i = end + 1;
     } else if (c === 0x7b || c === 0x5b) {
       if (open.length >= MAX_JSON_DEPTH) return false;
-      open.push(c === 0x7b ? new Set<string>() : null);
+      open.push(c === 0x7b ? [] : null);
       expectKey = c === 0x7b;
       i++;
     } else if (c === 0x7d || c === 0x5d) {
@@ -345,20 +354,24 @@ function passesStrictChecks(text: string, integersOnly: boolean): boolean {
       expectKey = false;
       i++;
     } else if (c === 0x2c) {
-      expectKey = open[open.length - 1] instanceof Set;
+      expectKey = open[open.length - 1] !== null;
       i++;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       NUMBER.lastIndex = i;
-      const match = NUMBER.exec(text);
-      if (match === null || !Number.isFinite(Number(match[0]))) return false;
-      if (integersOnly && !SAFE_INTEGER_TEXT.test(match[0])) return false;
-      i += match[0].length;
+      if (!NUMBER.test(text)) return false;
+      const number = text.slice(i, NUMBER.lastIndex);
+      if (!Number.isFinite(Number(number))) return false;
+      if (integersOnly && !SAFE_INTEGER_TEXT.test(number)) return false;
+      i = NUMBER.lastIndex;
     } else {
       i++;
     }
   }
   return true;
 }
+
+/** Objects with more keys than this are checked for duplicates through a Set. */
+const SMALL_OBJECT_KEYS = 16;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
