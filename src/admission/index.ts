@@ -30,5 +30,5 @@ export { buildPolicyReport, POLICY_REPORT_API_VERSION, POLICY_REPORT_MANAGER, PO
 export type { PolicyReport, PolicyReportInput, PolicyResult, PolicyResultInput, PolicySeverity, ReportResult, ReportSummary, ReportTimestamp, ResourceReference } from './report.js';
 export { NOOP_OBSERVER } from './observer.js';
 export type { AdmissionObserver, CacheLookup } from './observer.js';
-export { buildVerificationRecord, NOTHING_VERIFIED_BEFORE, policyFingerprint, recordImageKey, recordPatches, scopedPolicyKey, unbackedClaims, VERIFIED_POLICIES_ANNOTATION, verifiedBefore } from './record.js';
+export { buildVerificationRecord, compositeKey, NOTHING_VERIFIED_BEFORE, policyFingerprint, recordImageKey, recordPatches, scopedPolicyKey, unbackedClaims, VERIFIED_POLICIES_ANNOTATION, verifiedBefore } from './record.js';
 export type { VerificationRecord, VerifiedBefore } from './record.js';

@@ -3,7 +3,7 @@
 // (../shared/reference/kyverno.md §6) so dashboards and alerts written for Kyverno keep working.
 
 import { Counter, Histogram, Registry } from 'prom-client';
-import { policyKey, type AdmissionObserver, type CacheLookup, type FailureAction, type ImageRuleResult, type KyvernoPolicy, type Operation } from '../../admission/index.js';
+import { compositeKey, policyKey, type AdmissionObserver, type CacheLookup, type FailureAction, type ImageRuleResult, type KyvernoPolicy, type Operation } from '../../admission/index.js';
 
 /**
  * Buckets of the sigil_* duration histograms, in seconds: a cached verdict is answered in well
@@ -79,7 +79,7 @@ const RESULT_RANK: Readonly<Record<ImageRuleResult['result'], number>> = Object.
 export function aggregateRuleResults(results: readonly ImageRuleResult[]): RuleOutcome[] {
   const byRule = new Map<string, { policy: string; rule: string; result: ImageRuleResult['result']; action: FailureAction; messages: string[] }>();
   for (const r of results) {
-    const key = seriesKey(r.policy, r.rule);
+    const key = compositeKey(r.policy, r.rule);
     const seen = byRule.get(key);
     if (seen === undefined) {
       byRule.set(key, { policy: r.policy, rule: r.rule, result: r.result, action: r.action, messages: [r.message] });
@@ -92,15 +92,8 @@ export function aggregateRuleResults(results: readonly ImageRuleResult[]): RuleO
   return [...byRule.values()];
 }
 
-/**
- * One string per list of label values, different for different lists: each value is prefixed by
- * its length, so no value (a namespace or kind from a request) can run into the next.
- */
-function seriesKey(...values: readonly string[]): string {
-  let key = '';
-  for (const value of values) key += `${value.length}:${value}`;
-  return key;
-}
+/** Label values of one series. */
+type LabelValues<L extends string> = Partial<Record<L, string>>;
 
 /**
  * Increments of one counter by label set, handed to prom-client when the registry is read (the
@@ -108,9 +101,6 @@ function seriesKey(...values: readonly string[]): string {
  * request path adds to a number found by one string key, where prom-client would hash and check a
  * label object every time. Every read sees every increment made before it.
  */
-/** Label values of one series. */
-type LabelValues<L extends string> = Partial<Record<L, string>>;
-
 class PendingCounts<L extends string> {
   readonly #series = new Map<string, { readonly labels: LabelValues<L>; count: number }>();
 
@@ -283,7 +273,7 @@ export class AdmissionMetrics implements AdmissionObserver {
   observeReview(review: ObservedReview): void {
     const allowed = review.allowed ? 'true' : 'false';
     const dryRun = review.dryRun ? 'true' : 'false';
-    const key = seriesKey(review.webhook, review.kind, review.namespace, review.operation, allowed, dryRun);
+    const key = compositeKey(review.webhook, review.kind, review.namespace, review.operation, allowed, dryRun);
     this.#pendingRequests.add(key, () => ({ webhook: review.webhook, kind: review.kind, operation: review.operation, allowed, dry_run: dryRun }));
     let labels = this.#reviewLabels.get(key);
     if (labels === undefined) {
@@ -328,10 +318,10 @@ export class AdmissionMetrics implements AdmissionObserver {
     const operation = request.operation.toLowerCase();
     const dryRun = request.dryRun ? 'true' : 'false';
     for (const outcome of aggregateRuleResults(results)) {
-      this.#pendingPolicyResults.add(seriesKey(outcome.policy, outcome.rule, outcome.result), () => ({ policy: outcome.policy, rule: outcome.rule, result: outcome.result }));
+      this.#pendingPolicyResults.add(compositeKey(outcome.policy, outcome.rule, outcome.result), () => ({ policy: outcome.policy, rule: outcome.rule, result: outcome.result }));
       const policy = byKey.get(outcome.policy) ?? labelsFromKey(outcome.policy);
       const mode = outcome.action === 'Enforce' ? 'enforce' : 'audit';
-      const key = seriesKey(mode, policy.policy_type, policy.policy_background_mode, policy.policy_namespace, policy.policy_name, request.kind, request.namespace, operation, outcome.rule, outcome.result, dryRun);
+      const key = compositeKey(mode, policy.policy_type, policy.policy_background_mode, policy.policy_namespace, policy.policy_name, request.kind, request.namespace, operation, outcome.rule, outcome.result, dryRun);
       this.#pendingKyvernoResults.add(key, () => ({
         ...policy,
         policy_validation_mode: mode,
