@@ -1,18 +1,20 @@
 // Benchmark for issue #3: the same client (Sigil's Repository) pushes and pulls
 //   (i)  one 256 MiB blob, and
 //   (ii) 2,000 small (4 KiB) blobs, each with a manifest,
-// against `sigil registry serve` and against Debian's docker-registry on loopback, in the same run;
-// prints throughput for each and the ratio, plus a plain file copy of the 256 MiB on the same disk.
+// against `sigil registry serve` and against Debian's docker-registry on loopback, each its own
+// process (logging only warnings and errors), in the same run; prints throughput for each and the
+// ratio, plus a plain file copy of the 256 MiB on the same disk, and the same copy made durable
+// (fsynced), since the registry fsyncs every blob before it acknowledges the push.
 // Run: npm run bench:registry   (BENCH_LARGE_MIB / BENCH_SMALL_COUNT shrink it for a smoke run)
 
-import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDockerRegistry } from '../test/support/docker-registry.js';
+import { startSigilRegistry } from '../test/support/sigil-cli.js';
 import { digestOf, MEDIA_TYPE_EMPTY_JSON, MEDIA_TYPE_IMAGE_MANIFEST, readVerified, type Descriptor } from '../src/oci/index.js';
 import { RegistryClient, type Repository } from '../src/registry/index.js';
-import { openEmbeddedDatabase, RegistryServer } from '../src/server/registry/index.js';
 
 const LARGE_MIB = Number(process.env.BENCH_LARGE_MIB ?? 256);
 const SMALL_COUNT = Number(process.env.BENCH_SMALL_COUNT ?? 2000);
@@ -60,7 +62,13 @@ async function* chunks(bytes: Uint8Array, size = 1024 * 1024): AsyncGenerator<Ui
 
 async function run(repo: Repository, work: Workload): Promise<{ largePush: number; largePull: number; smallPush: number; smallPull: number }> {
   const largePush = await timed(() => repo.push(work.large.desc, chunks(work.large.bytes), { signal: signal() }));
-  const largePull = await timed(async () => void (await readVerified(await repo.fetch(work.large.desc, { signal: signal() }), work.large.desc)));
+  // A pull streams the blob through the client's size and digest checks, as `sigil cp` does;
+  // nothing holds all 256 MiB at once.
+  const largePull = await timed(async () => {
+    let received = 0;
+    for await (const chunk of await repo.fetch(work.large.desc, { signal: signal() })) received += chunk.byteLength;
+    if (received !== work.large.desc.size) throw new Error(`pulled ${received} of ${work.large.desc.size} bytes`);
+  });
   const empty = new TextEncoder().encode('{}');
   await repo.push({ mediaType: MEDIA_TYPE_EMPTY_JSON, digest: digestOf(empty), size: 2 }, empty, { signal: signal() });
   const smallPush = await timed(() =>
@@ -84,7 +92,10 @@ async function main(): Promise<void> {
     console.log(`workloads: one ${LARGE_MIB} MiB blob; ${SMALL_COUNT} blobs of 4 KiB with a manifest each (${PARALLEL} in flight); best of ${ROUNDS} alternating rounds`);
     const workload = makeWorkload();
     await writeFile(join(work, 'large'), workload.large.bytes);
-    const fileCopy = await timed(() => copyFile(join(work, 'large'), join(work, 'large-copy')));
+    let fileCopy = Infinity;
+    let durableCopy = Infinity;
+    // A push must be hashed by the registry and a pull by the client: two SHA-256 passes that no copy makes.
+    let digestPass = Infinity;
 
     // Each registry runs ROUNDS times, alternating, each time fresh; the best time of each measure counts,
     // so the order of runs (page cache, disk state) does not pick the winner.
@@ -93,16 +104,25 @@ async function main(): Promise<void> {
       a === undefined ? b : { largePush: Math.min(a.largePush, b.largePush), largePull: Math.min(a.largePull, b.largePull), smallPush: Math.min(a.smallPush, b.smallPush), smallPull: Math.min(a.smallPull, b.smallPull) };
     const results: Record<string, Times | undefined> = {};
     for (let round = 0; round < ROUNDS; round++) {
+      fileCopy = Math.min(fileCopy, await timed(() => copyFile(join(work, 'large'), join(work, 'large-copy'))));
+      await rm(join(work, 'large-copy'));
+      durableCopy = Math.min(durableCopy, await timed(async () => {
+        await copyFile(join(work, 'large'), join(work, 'large-copy'));
+        const handle = await open(join(work, 'large-copy'), 'r+');
+        await handle.sync();
+        await handle.close();
+      }));
+      await rm(join(work, 'large-copy'));
+      digestPass = Math.min(digestPass, await timed(async () => void createHash('sha256').update(workload.large.bytes).digest()));
       {
         const root = join(work, `sigil-${round}`);
-        const server = await RegistryServer.open({ root, database: await openEmbeddedDatabase(join(root, 'db')) });
-        const { port } = await server.listen(0);
+        const registry = await startSigilRegistry(root, ['--log-level', 'warn']);
         const client = new RegistryClient();
         try {
-          results.sigil = best(results.sigil, await run(client.repository(`127.0.0.1:${port}`, 'bench/app'), workload));
+          results.sigil = best(results.sigil, await run(client.repository(registry.host, 'bench/app'), workload));
         } finally {
           await client.close();
-          await server.close();
+          await registry.stop();
           await rm(root, { recursive: true, force: true });
         }
       }
@@ -124,7 +144,10 @@ async function main(): Promise<void> {
     const perSecond = (seconds: number) => `${(SMALL_COUNT / seconds).toFixed(0)} images/s`;
     console.log(`(i)  ${LARGE_MIB} MiB push: sigil ${mibs(s.largePush)}, docker-registry ${mibs(d.largePush)}, ratio ${(d.largePush / s.largePush).toFixed(2)}x (target >= 1.0)`);
     console.log(`     ${LARGE_MIB} MiB pull: sigil ${mibs(s.largePull)}, docker-registry ${mibs(d.largePull)}, ratio ${(d.largePull / s.largePull).toFixed(2)}x (target >= 1.0)`);
-    console.log(`     push+pull ${(s.largePush + s.largePull).toFixed(2)} s vs plain file copy ${fileCopy.toFixed(2)} s: ${((s.largePush + s.largePull) / fileCopy).toFixed(2)}x the copy (target <= 2.0)`);
+    const both = s.largePush + s.largePull;
+    console.log(`     push+pull ${both.toFixed(2)} s vs plain file copy ${fileCopy.toFixed(2)} s: ${(both / fileCopy).toFixed(2)}x the copy (target <= 2.0)`);
+    console.log(`     push+pull ${both.toFixed(2)} s vs durable (fsynced) file copy ${durableCopy.toFixed(2)} s: ${(both / durableCopy).toFixed(2)}x`);
+    console.log(`     the two SHA-256 passes alone (registry on push, client on pull): ${(2 * digestPass).toFixed(2)} s = ${((2 * digestPass) / fileCopy).toFixed(2)}x the plain copy`);
     console.log(`(ii) ${SMALL_COUNT} small push: sigil ${perSecond(s.smallPush)}, docker-registry ${perSecond(d.smallPush)}, ratio ${(d.smallPush / s.smallPush).toFixed(2)}x (target >= 1.0)`);
     console.log(`     ${SMALL_COUNT} small pull: sigil ${perSecond(s.smallPull)}, docker-registry ${perSecond(d.smallPull)}, ratio ${(d.smallPull / s.smallPull).toFixed(2)}x (target >= 1.0)`);
   } finally {

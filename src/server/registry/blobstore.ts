@@ -3,7 +3,7 @@
 
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest, type DigestAlgorithm } from '../../oci/index.js';
@@ -50,6 +50,8 @@ function isMissing(err: unknown): boolean {
 export class FsBlobStore {
   readonly #root: string;
   readonly #hashes = new Map<string, UploadHash>();
+  /** Upload sessions whose received chunks are being flushed to disk in the background. */
+  readonly #flushing = new Map<string, Promise<void>>();
 
   private constructor(root: string) {
     this.#root = root;
@@ -87,12 +89,20 @@ export class FsBlobStore {
     }
   }
 
-  /** A stream of a stored blob (`start`/`end` inclusive for Range requests); undefined when absent. */
-  async read(digest: string, range?: { start: number; end: number }): Promise<NodeJS.ReadableStream | undefined> {
-    const path = this.#blobPath(digest);
+  /** An open handle on a stored blob (the caller closes it; reads stay valid if gc unlinks the file meanwhile), or undefined when absent. */
+  async openBlob(digest: string): Promise<FileHandle | undefined> {
     try {
-      const handle = await open(path, 'r');
-      return handle.createReadStream({ autoClose: true, highWaterMark: 1024 * 1024, ...(range ?? {}) });
+      return await open(this.#blobPath(digest), 'r');
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The whole of a small stored blob (a manifest), or undefined when absent. */
+  async readAll(digest: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.#blobPath(digest));
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
@@ -117,7 +127,7 @@ export class FsBlobStore {
           hash.update(chunk);
           yield chunk;
         }
-      }, createWriteStream(temp, { flags: 'wx' }));
+      }, createWriteStream(temp, { flags: 'wx', highWaterMark: 8 << 20 }));
       const digest = `${algorithm}:${hash.digest('hex')}`;
       if (expected.digest !== undefined && digest !== expected.digest) {
         throw new RegistryServerError('DIGEST_INVALID', `content digest ${digest} does not match ${expected.digest}`);
@@ -192,14 +202,37 @@ export class FsBlobStore {
           hashing?.hash.update(chunk);
           yield chunk;
         }
-      }, createWriteStream(path, { flags: 'a' }));
+      }, createWriteStream(path, { flags: 'a', highWaterMark: 8 << 20 }));
     } catch (err) {
       // What reached the file is unknown now: closing will hash the file itself.
       this.#hashes.delete(id);
       throw err;
     }
     if (hashing !== undefined) hashing.size = size;
+    this.#flushInBackground(id, path);
     return size;
+  }
+
+  /**
+   * Starts writing an upload's received chunks to disk while the client sends the next one, so
+   * closing the upload, which must fsync everything before it answers, has little left to flush.
+   * A failure here is not reported: the fsync at close is the one that counts.
+   */
+  #flushInBackground(id: string, path: string): void {
+    const flush = (this.#flushing.get(id) ?? Promise.resolve())
+      .then(async () => {
+        const handle = await open(path, 'r');
+        try {
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#flushing.get(id) === flush) this.#flushing.delete(id);
+      });
+    this.#flushing.set(id, flush);
   }
 
   /** Completes an upload: the received bytes must hash to `digest`; the blob is published and the session removed. */
@@ -217,6 +250,7 @@ export class FsBlobStore {
       actual = `${algorithm}:${hash.digest('hex')}`;
     }
     if (actual !== digest) throw new RegistryServerError('DIGEST_INVALID', `uploaded content digest ${actual} does not match ${digest}`);
+    await this.#flushing.get(id);
     await this.#publish(path, digest);
     this.#hashes.delete(id);
     return { digest, size: fileSize };

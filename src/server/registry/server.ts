@@ -26,6 +26,7 @@ import { grants, type BasicAuthenticator, type TokenAuthority, type TokenClaims 
 import { FsBlobStore, isUploadId } from './blobstore.js';
 import { errorBody, RegistryServerError } from './errors.js';
 import { collectGarbage, ContentLock, type GarbageCollectionOptions, type GarbageCollectionReport } from './gc.js';
+import { sendFileRange } from './send.js';
 import { MetadataStore, type ManifestRecord, type SqlDatabase } from './metadata.js';
 import { RegistryMetrics } from './metrics.js';
 
@@ -525,14 +526,15 @@ export class RegistryServer {
       }
       range = { start, end };
     }
-    const stream = await this.#blobs.read(digest, range);
-    if (stream === undefined) fail('BLOB_UNKNOWN', `blob ${digest} is unknown`);
-    if (range === undefined) res.writeHead(200, { ...headers, 'content-length': size });
-    else res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+    const file = await this.#blobs.openBlob(digest);
+    if (file === undefined) fail('BLOB_UNKNOWN', `blob ${digest} is unknown`);
+    try {
+      if (range === undefined) res.writeHead(200, { ...headers, 'content-length': size });
+      else res.writeHead(206, { ...headers, 'content-length': range.end - range.start + 1, 'content-range': `bytes ${range.start}-${range.end}/${size}` });
+      await sendFileRange(file, range?.start ?? 0, range?.end ?? size - 1, res);
+    } finally {
+      await file.close();
     }
-    res.end();
   }
 
   async #startUpload(name: string, req: IncomingMessage, res: ServerResponse, url: URL, claims: TokenClaims | undefined): Promise<void> {
@@ -636,11 +638,9 @@ export class RegistryServer {
     const record = await this.#resolve(name, reference);
     const headers = { 'content-type': record.mediaType, 'docker-content-digest': record.digest, etag: `"${record.digest}"` };
     if (req.method === 'HEAD') return this.#send(req, res, 200, { ...headers, 'content-length': record.size });
-    const stream = await this.#blobs.read(record.digest);
-    if (stream === undefined) fail('MANIFEST_UNKNOWN', `manifest ${reference} is unknown`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-    return this.#send(req, res, 200, headers, Buffer.concat(chunks));
+    const bytes = await this.#blobs.readAll(record.digest);
+    if (bytes === undefined) fail('MANIFEST_UNKNOWN', `manifest ${reference} is unknown`);
+    return this.#send(req, res, 200, headers, bytes);
   }
 
   async #putManifest(name: string, reference: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
