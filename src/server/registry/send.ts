@@ -28,6 +28,20 @@ function giveBack(buffer: Buffer): void {
  * destroys the response, so the client sees a truncated body rather than a wrong one.
  */
 export async function sendFileRange(file: FileHandle, start: number, end: number, res: ServerResponse): Promise<void> {
+  const length = end - start + 1;
+  if (length <= CHUNK_BYTES) {
+    // One read into a buffer of its own size: a manifest, config or signature is never split or pooled.
+    const bytes = Buffer.allocUnsafe(Math.max(0, length));
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await file.read(bytes, filled, length - filled, start + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled < length) res.destroy(new Error(`the file ended ${length - filled} bytes early`));
+    else res.end(bytes);
+    return;
+  }
   let closed = res.destroyed;
   let wake: (() => void) | undefined;
   const onClose = () => {
