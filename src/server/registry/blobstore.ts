@@ -37,6 +37,48 @@ interface UploadHash {
   size: number;
 }
 
+/** Blobs up to this size are kept in memory once read: manifests, configs, signatures. */
+export const CACHED_BLOB_MAX_BYTES = 64 * 1024;
+/** Bytes of small blobs kept in memory at most, least recently read dropped first. */
+const CACHE_BUDGET_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Small blobs by digest, least recently used first. A digest names its bytes forever, so an
+ * entry can never be stale, even with replicas sharing the directory: whether a repository may
+ * see the blob is asked of the metadata database on every request, before the bytes are wanted.
+ */
+class SmallBlobCache {
+  readonly #entries = new Map<string, Buffer>();
+  #bytes = 0;
+
+  get(digest: string): Buffer | undefined {
+    const bytes = this.#entries.get(digest);
+    if (bytes !== undefined) {
+      this.#entries.delete(digest);
+      this.#entries.set(digest, bytes);
+    }
+    return bytes;
+  }
+
+  set(digest: string, bytes: Buffer): void {
+    if (bytes.byteLength > CACHED_BLOB_MAX_BYTES || this.#entries.has(digest)) return;
+    this.#entries.set(digest, bytes);
+    this.#bytes += bytes.byteLength;
+    for (const [key, value] of this.#entries) {
+      if (this.#bytes <= CACHE_BUDGET_BYTES) break;
+      this.#entries.delete(key);
+      this.#bytes -= value.byteLength;
+    }
+  }
+
+  delete(digest: string): void {
+    const bytes = this.#entries.get(digest);
+    if (bytes === undefined) return;
+    this.#entries.delete(digest);
+    this.#bytes -= bytes.byteLength;
+  }
+}
+
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
@@ -50,6 +92,7 @@ function isMissing(err: unknown): boolean {
 export class FsBlobStore {
   readonly #root: string;
   readonly #hashes = new Map<string, UploadHash>();
+  readonly #small = new SmallBlobCache();
   /** Upload sessions whose received chunks are being flushed to disk in the background. */
   readonly #flushing = new Map<string, Promise<void>>();
 
@@ -99,10 +142,18 @@ export class FsBlobStore {
     }
   }
 
-  /** The whole of a small stored blob (a manifest), or undefined when absent. */
+  /**
+   * The whole of a small stored blob (a manifest, a config, a signature), or undefined when
+   * absent; kept in memory after the first read when it is at most CACHED_BLOB_MAX_BYTES. The
+   * caller must not modify the buffer.
+   */
   async readAll(digest: string): Promise<Buffer | undefined> {
+    const cached = this.#small.get(digest);
+    if (cached !== undefined) return cached;
     try {
-      return await readFile(this.#blobPath(digest));
+      const bytes = await readFile(this.#blobPath(digest));
+      this.#small.set(digest, bytes);
+      return bytes;
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
@@ -156,6 +207,7 @@ export class FsBlobStore {
 
   /** Removes a blob (garbage collection and DELETE); absent is fine. */
   async remove(digest: string): Promise<void> {
+    this.#small.delete(digest);
     try {
       await unlink(this.#blobPath(digest));
     } catch (err) {

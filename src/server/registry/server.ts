@@ -23,7 +23,7 @@ import {
   type Manifest,
 } from '../../oci/index.js';
 import { grants, type BasicAuthenticator, type TokenAuthority, type TokenClaims } from './auth.js';
-import { FsBlobStore, isUploadId } from './blobstore.js';
+import { CACHED_BLOB_MAX_BYTES, FsBlobStore, isUploadId } from './blobstore.js';
 import { errorBody, RegistryServerError } from './errors.js';
 import { collectGarbage, ContentLock, type GarbageCollectionOptions, type GarbageCollectionReport } from './gc.js';
 import { sendFileRange } from './send.js';
@@ -525,6 +525,13 @@ export class RegistryServer {
         return;
       }
       range = { start, end };
+    }
+    if (size <= CACHED_BLOB_MAX_BYTES) {
+      // Small blobs (configs, signatures) come from memory after their first read.
+      const bytes = await this.#blobs.readAll(digest);
+      if (bytes === undefined) fail('BLOB_UNKNOWN', `blob ${digest} is unknown`);
+      if (range === undefined) return this.#send(req, res, 200, headers, bytes);
+      return this.#send(req, res, 206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${size}` }, bytes.subarray(range.start, range.end + 1));
     }
     const file = await this.#blobs.openBlob(digest);
     if (file === undefined) fail('BLOB_UNKNOWN', `blob ${digest} is unknown`);
