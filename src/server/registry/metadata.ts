@@ -76,19 +76,76 @@ function toRecord(row: ManifestRow): ManifestRecord {
 }
 
 /** Repository-scoped metadata over SQL. Every multi-row change runs in one transaction. */
-export class MetadataStore {
-  readonly #db: SqlDatabase;
+/** Read answers kept at most; the oldest goes first. */
+const READ_CACHE_ENTRIES = 20_000;
 
-  private constructor(db: SqlDatabase) {
-    this.#db = db;
+/**
+ * Answers of the read queries pulls make (blob sizes, manifests by digest and tag, referrers),
+ * kept until this store's next write. Only for a process that is its database's one writer (the
+ * embedded database): every write goes through it and empties the cache, and a read that was in
+ * flight across a write is not kept. Answers are frozen; callers must not change them.
+ */
+class ReadCache {
+  readonly #answers = new Map<string, { readonly value: unknown }>();
+  #generation = 0;
+
+  async read<T>(key: string, query: () => Promise<T>): Promise<T> {
+    const hit = this.#answers.get(key);
+    if (hit !== undefined) return hit.value as T;
+    const generation = this.#generation;
+    const value = await query();
+    if (generation === this.#generation) {
+      if (this.#answers.size >= READ_CACHE_ENTRIES) this.#answers.delete(this.#answers.keys().next().value as string);
+      this.#answers.set(key, { value });
+    }
+    return value;
   }
 
-  /** Creates the schema if needed and returns the store. */
-  static async open(db: SqlDatabase): Promise<MetadataStore> {
+  /** Forgets every answer; called after each write, whether or not it changed anything. */
+  invalidate(): void {
+    this.#generation++;
+    this.#answers.clear();
+  }
+}
+
+function frozenRecord(record: ManifestRecord): ManifestRecord {
+  if (record.annotations !== undefined) Object.freeze(record.annotations);
+  return Object.freeze(record);
+}
+
+export class MetadataStore {
+  readonly #db: SqlDatabase;
+  readonly #cache: ReadCache | undefined;
+
+  private constructor(db: SqlDatabase, cacheReads: boolean) {
+    this.#db = db;
+    this.#cache = cacheReads ? new ReadCache() : undefined;
+  }
+
+  /**
+   * Creates the schema if needed and returns the store. `cacheReads` keeps read answers in memory
+   * until the next write: only for a process that is the database's one writer (not for replicas
+   * sharing PostgreSQL, which would miss each other's writes).
+   */
+  static async open(db: SqlDatabase, options: { readonly cacheReads?: boolean } = {}): Promise<MetadataStore> {
     await db.transaction(async (tx) => {
       for (const statement of SCHEMA) await tx.query(statement);
     });
-    return new MetadataStore(db);
+    return new MetadataStore(db, options.cacheReads === true);
+  }
+
+  /** A read, answered from the cache when there is one and it holds the answer. */
+  #read<T>(key: string, query: () => Promise<T>): Promise<T> {
+    return this.#cache === undefined ? query() : this.#cache.read(key, query);
+  }
+
+  /** Runs a write and then empties the read cache (also when the write failed: what it did is unknown). */
+  async #write<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } finally {
+      this.#cache?.invalidate();
+    }
   }
 
   /** Closes the database. */
@@ -108,8 +165,10 @@ export class MetadataStore {
 
   /** The size of a blob linked into the repository, or undefined. */
   async blobSize(repository: string, digest: string): Promise<number | undefined> {
-    const { rows } = await this.#db.query<{ size: string | number }>(`SELECT size FROM repository_blobs WHERE repository = $1 AND digest = $2`, [repository, digest]);
-    return rows[0] === undefined ? undefined : Number(rows[0].size);
+    return this.#read(`blob\0${repository}\0${digest}`, async () => {
+      const { rows } = await this.#db.query<{ size: string | number }>(`SELECT size FROM repository_blobs WHERE repository = $1 AND digest = $2`, [repository, digest]);
+      return rows[0] === undefined ? undefined : Number(rows[0].size);
+    });
   }
 
   /** True when the blob is linked into any repository (for mounts and de-duplication). */
@@ -120,12 +179,12 @@ export class MetadataStore {
 
   /** Links a stored blob into a repository (idempotent). */
   async linkBlob(repository: string, digest: string, size: number): Promise<void> {
-    await this.#db.query(`INSERT INTO repository_blobs (repository, digest, size) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [repository, digest, size]);
+    await this.#write(() => this.#db.query(`INSERT INTO repository_blobs (repository, digest, size) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [repository, digest, size]));
   }
 
   /** Unlinks a blob from a repository; false when it was not linked. */
   async unlinkBlob(repository: string, digest: string): Promise<boolean> {
-    const { rows } = await this.#db.query<{ digest: string }>(`DELETE FROM repository_blobs WHERE repository = $1 AND digest = $2 RETURNING digest`, [repository, digest]);
+    const { rows } = await this.#write(() => this.#db.query<{ digest: string }>(`DELETE FROM repository_blobs WHERE repository = $1 AND digest = $2 RETURNING digest`, [repository, digest]));
     return rows.length > 0;
   }
 
@@ -143,6 +202,10 @@ export class MetadataStore {
 
   /** Records a pushed manifest, its references and (when given) its tag, atomically. */
   async putManifest(write: ManifestWrite): Promise<void> {
+    await this.#write(() => this.#putManifest(write));
+  }
+
+  async #putManifest(write: ManifestWrite): Promise<void> {
     await this.#db.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO manifests (repository, digest, media_type, size, subject, artifact_type, annotations)
@@ -164,26 +227,34 @@ export class MetadataStore {
 
   /** A manifest by digest, or undefined. */
   async manifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {
-    const { rows } = await this.#db.query<ManifestRow>(
-      `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repository = $1 AND digest = $2`,
-      [repository, digest],
-    );
-    return rows[0] === undefined ? undefined : toRecord(rows[0]);
+    return this.#read(`manifest\0${repository}\0${digest}`, async () => {
+      const { rows } = await this.#db.query<ManifestRow>(
+        `SELECT digest, media_type, size, artifact_type, annotations FROM manifests WHERE repository = $1 AND digest = $2`,
+        [repository, digest],
+      );
+      return rows[0] === undefined ? undefined : frozenRecord(toRecord(rows[0]));
+    });
   }
 
   /** The manifest a tag points at, or undefined. */
   async manifestByTag(repository: string, tag: string): Promise<ManifestRecord | undefined> {
-    const { rows } = await this.#db.query<ManifestRow>(
-      `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations
-       FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
-       WHERE t.repository = $1 AND t.tag = $2`,
-      [repository, tag],
-    );
-    return rows[0] === undefined ? undefined : toRecord(rows[0]);
+    return this.#read(`tag\0${repository}\0${tag}`, async () => {
+      const { rows } = await this.#db.query<ManifestRow>(
+        `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations
+         FROM tags t JOIN manifests m ON m.repository = t.repository AND m.digest = t.digest
+         WHERE t.repository = $1 AND t.tag = $2`,
+        [repository, tag],
+      );
+      return rows[0] === undefined ? undefined : frozenRecord(toRecord(rows[0]));
+    });
   }
 
   /** Deletes a manifest with its tags and references; false when it was not there. */
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return this.#write(() => this.#deleteManifest(repository, digest));
+  }
+
+  async #deleteManifest(repository: string, digest: string): Promise<boolean> {
     return this.#db.transaction(async (tx) => {
       const { rows } = await tx.query<{ digest: string }>(`DELETE FROM manifests WHERE repository = $1 AND digest = $2 RETURNING digest`, [repository, digest]);
       if (rows.length === 0) return false;
@@ -195,7 +266,7 @@ export class MetadataStore {
 
   /** Deletes a tag only; false when it did not exist. */
   async deleteTag(repository: string, tag: string): Promise<boolean> {
-    const { rows } = await this.#db.query<{ tag: string }>(`DELETE FROM tags WHERE repository = $1 AND tag = $2 RETURNING tag`, [repository, tag]);
+    const { rows } = await this.#write(() => this.#db.query<{ tag: string }>(`DELETE FROM tags WHERE repository = $1 AND tag = $2 RETURNING tag`, [repository, tag]));
     return rows.length > 0;
   }
 
@@ -210,14 +281,16 @@ export class MetadataStore {
   }
 
   /** Manifests whose subject is `subject`, optionally of one artifact type, oldest first. */
-  async referrers(repository: string, subject: string, artifactType?: string): Promise<ManifestRecord[]> {
-    const { rows } = await this.#db.query<ManifestRow>(
-      `SELECT digest, media_type, size, artifact_type, annotations FROM manifests
-       WHERE repository = $1 AND subject = $2 AND ($3::text IS NULL OR artifact_type = $3)
-       ORDER BY created_at, digest`,
-      [repository, subject, artifactType ?? null],
-    );
-    return rows.map(toRecord);
+  async referrers(repository: string, subject: string, artifactType?: string): Promise<readonly ManifestRecord[]> {
+    return this.#read(`referrers\0${repository}\0${subject}\0${artifactType ?? ''}\0${artifactType === undefined ? 'all' : 'one'}`, async () => {
+      const { rows } = await this.#db.query<ManifestRow>(
+        `SELECT digest, media_type, size, artifact_type, annotations FROM manifests
+         WHERE repository = $1 AND subject = $2 AND ($3::text IS NULL OR artifact_type = $3)
+         ORDER BY created_at, digest`,
+        [repository, subject, artifactType ?? null],
+      );
+      return Object.freeze(rows.map((row) => frozenRecord(toRecord(row))));
+    });
   }
 
   /** True when any repository links the blob or stores a manifest with this digest. */
@@ -242,13 +315,13 @@ export class MetadataStore {
 
   /** Removes the links `danglingLinks` finds, re-checking each in the same statement; returns how many went. */
   async removeDanglingLinks(before: Date): Promise<number> {
-    const { rows } = await this.#db.query<{ digest: string }>(
+    const { rows } = await this.#write(() => this.#db.query<{ digest: string }>(
       `DELETE FROM repository_blobs b
        WHERE b.created_at < $1
          AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.repository = b.repository AND r.child = b.digest)
        RETURNING b.digest`,
       [before.toISOString()],
-    );
+    ));
     return rows.length;
   }
 }

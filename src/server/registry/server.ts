@@ -289,7 +289,8 @@ export class RegistryServer {
     if (other !== undefined) throw new RegistryServerError('DENIED', `${options.root} is served by another sigil registry (pid ${other.pid}, ${other.host}:${other.port})`);
     const blobs = await FsBlobStore.open(options.root);
     await blobs.removeTemporaryFiles();
-    const meta = await MetadataStore.open(options.database);
+    // The embedded database has this process as its only writer, so reads can be answered from memory until the next write.
+    const meta = await MetadataStore.open(options.database, { cacheReads: options.exclusive !== false });
     return new RegistryServer(blobs, meta, options);
   }
 
