@@ -4,6 +4,7 @@
 // codec share with it: strict JSON, RFC 3339 times and the signed-attribute rules of
 // signature-specification.md, so that both envelopes apply one rule set.
 
+import { isAscii } from 'node:buffer';
 import { X509Certificate } from 'node:crypto';
 import { MAX_ENVELOPE_BYTES } from '../oci/index.js';
 import { keySpecOf, type KeySpec } from '../pki/index.js';
@@ -377,6 +378,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes UTF-8 strictly (no replacement characters, a BOM kept so the JSON parser rejects it). */
 export function decodeUtf8(bytes: Uint8Array, code: NotaryErrorCode, what: string): string {
+  // ASCII (every envelope and payload Notation writes) is its own UTF-8 and decodes at memcpy speed.
+  if (isAscii(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   try {
     return utf8.decode(bytes);
   } catch (cause) {
