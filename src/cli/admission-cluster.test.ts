@@ -294,5 +294,7 @@ describe('sigil admission serve cluster flags', () => {
     failsWithOneLine(await serve(['--policies', join(home, 'htpasswd'), '--namespace', 'x']), /--namespace is for a connected server/);
     failsWithOneLine(await serve(['--kubeconfig', join(home, 'absent')]), /kubeconfig .*absent: cannot read kubeconfig .*absent \(ENOENT\)/);
     failsWithOneLine(await serve(['--kubeconfig', join(home, 'kubeconfig'), '--context', 'nope']), /context "nope" is not in contexts/);
+    failsWithOneLine(await serve(['--kubeconfig', join(home, 'kubeconfig'), '--background-scan-interval', 'soon']), /--background-scan-interval/);
+    failsWithOneLine(await serve(['--kubeconfig', join(home, 'kubeconfig'), '--background-scan-interval', '10ms']), /--background-scan-interval 10ms: at least 1s, or 0 for no scans/);
   });
 });

@@ -430,6 +430,7 @@ export async function main(argv: readonly string[], io: { stdout?: NodeJS.Writab
     .option('--reports-dir <dir>', 'also write the PolicyReport of each admitted resource here, as JSON')
     .option('--reload-interval <duration>', 'how often policy and TLS files are checked for changes (e.g. 2s, 500ms)', '2s')
     .option('--timeout-seconds <n>', "the webhook configuration's timeoutSeconds (1 to 30); default: the policies' webhookTimeoutSeconds, else 10", integer)
+    .option('--background-scan-interval <duration>', 'connected to a cluster: how often existing resources are verified again for policies with background: true, their reports replaced (0 turns scans off)', '1h')
     .addOption(insecure())
     .action(async (flags) => {
       const { runAdmissionServe } = await import('./commands/admission.js');

@@ -8,6 +8,7 @@ import {
   AdmissionCluster,
   AdmissionMetrics,
   AdmissionServer,
+  BackgroundScanner,
   createRegistryImageVerifier,
   expandPaths,
   loadAdmissionServeConfig,
@@ -38,11 +39,17 @@ function firstLine(error: unknown): string {
 }
 
 /** Runs `sigil admission serve`; resolves once the server has stopped. */
-export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionServeFlags & { readonly reloadInterval?: string; readonly timeoutSeconds?: number }): Promise<void> {
+export async function runAdmissionServe(
+  ctx: CommandContext,
+  flags: AdmissionServeFlags & { readonly reloadInterval?: string; readonly timeoutSeconds?: number; readonly backgroundScanInterval?: string },
+): Promise<void> {
   let config;
   let intervalMs: number;
+  let scanIntervalMs: number;
   try {
     intervalMs = parseGoDuration('--reload-interval', flags.reloadInterval ?? '2s');
+    scanIntervalMs = flags.backgroundScanInterval === '0' ? 0 : parseGoDuration('--background-scan-interval', flags.backgroundScanInterval ?? '1h');
+    if (scanIntervalMs !== 0 && scanIntervalMs < 1000) throw new Error(`--background-scan-interval ${flags.backgroundScanInterval ?? ''}: at least 1s, or 0 for no scans`);
     if (intervalMs < 100) throw new Error(`--reload-interval ${flags.reloadInterval ?? ''}: at least 100ms`);
     const timeout = flags.timeoutSeconds;
     if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 30)) throw new Error(`--timeout-seconds ${timeout}: the apiserver allows 1 to 30 seconds`);
@@ -58,10 +65,12 @@ export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionSer
   let fromFiles: AdmissionPolicySet = { policies: config.policies.policies, exceptions: config.policies.exceptions };
   let fromCluster: AdmissionPolicySet | undefined;
   let clusterSynced = false;
+  let published: AdmissionPolicySet | undefined;
   const publish = (): void => {
     // Connected, nothing is enforced until the cluster's first snapshot: /readyz stays 503 meanwhile.
     if (config.cluster !== undefined && (!clusterSynced || fromCluster === undefined)) return;
-    server.setPolicies(fromCluster === undefined ? fromFiles : mergePolicySets(fromFiles, fromCluster));
+    published = fromCluster === undefined ? fromFiles : mergePolicySets(fromFiles, fromCluster);
+    server.setPolicies(published);
   };
 
   const kube = config.cluster === undefined ? undefined : new KubeClient(config.cluster.kube);
@@ -84,25 +93,45 @@ export async function runAdmissionServe(ctx: CommandContext, flags: AdmissionSer
   if (cluster !== undefined) {
     sinks.push({ write: async (report) => void (await cluster.reports.write(report, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(REPORT_WRITE_TIMEOUT_MS)]) })) });
   }
+  // One verifier (and verdict cache) for admission and background scans.
+  const verifyImage = createRegistryImageVerifier(ctx.opener.client, {
+    observer: metrics,
+    ...(cluster === undefined || config.cluster === undefined ? {} : { credentialsFor: secretCredentialsFor({ secrets: cluster.credentials, namespace: config.cluster.namespace }) }),
+  });
+  const reports = new ReportStore({ ...(config.reportsDir === undefined ? {} : { dir: config.reportsDir }), sinks, onError: warn('policy report not written') });
   const server = new AdmissionServer({
     tls: config.tls,
-    verifyImage: createRegistryImageVerifier(ctx.opener.client, {
-      observer: metrics,
-      ...(cluster === undefined || config.cluster === undefined ? {} : { credentialsFor: secretCredentialsFor({ secrets: cluster.credentials, namespace: config.cluster.namespace }) }),
-    }),
+    verifyImage,
     metrics,
     ...(flags.timeoutSeconds === undefined ? {} : { timeoutSeconds: flags.timeoutSeconds }),
     ...(cluster === undefined ? { policies: fromFiles } : { namespaceLabels: (namespace: string) => cluster.namespaceLabels(namespace) }),
-    reports: new ReportStore({ ...(config.reportsDir === undefined ? {} : { dir: config.reportsDir }), sinks, onError: warn('policy report not written') }),
+    reports,
     onError: warn('error'),
   });
+  if (cluster === undefined) published = fromFiles;
+  // Background scans need the cluster's resources: only when connected.
+  const scanner =
+    kube === undefined || cluster === undefined || scanIntervalMs === 0
+      ? undefined
+      : new BackgroundScanner({
+          client: kube,
+          policies: () => published,
+          verifyImage,
+          reports,
+          namespaceLabels: (namespace) => cluster.namespaceLabels(namespace),
+          intervalMs: scanIntervalMs,
+          onError: (error, where) => ctx.stderr.write(`sigil admission: background scan: ${where}: ${firstLine(error)}\n`),
+          onScan: (summary) => ctx.stderr.write(`sigil admission: background scan: ${count(summary.resources, 'resource', 'resources')} evaluated, ${count(summary.reports, 'report', 'reports')} replaced${summary.errors === 0 ? '' : `, ${count(summary.errors, 'error', 'errors')}`}\n`),
+        });
 
   const stopCluster = async (): Promise<void> => {
+    await scanner?.stop();
     await cluster?.stop();
     await kube?.close();
   };
   if (cluster !== undefined) {
     cluster.start();
+    scanner?.start();
     const synced = cluster.synced.then(() => {
       clusterSynced = true;
       publish();

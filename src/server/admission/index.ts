@@ -7,6 +7,8 @@ export { secretCredentialsFor } from './registry-credentials.js';
 export type { SecretCredentialSource } from './registry-credentials.js';
 export { AdmissionServer, MAX_CHECK_IMAGES, MAX_CHECK_IMAGES_BYTES } from './server.js';
 export type { AdmissionPolicySet, AdmissionServerOptions, CheckImageResult, CheckImagesResponse } from './server.js';
+export { BACKGROUND_RESOURCE_TIMEOUT_MS, BACKGROUND_SCAN_KINDS, backgroundRequest, BackgroundScanner, DEFAULT_BACKGROUND_SCAN_INTERVAL_MS, FIRST_BACKGROUND_SCAN_DELAY_MS } from './background.js';
+export type { BackgroundScannerOptions, BackgroundScanSummary, ScannedKind } from './background.js';
 export { DEFAULT_MAX_REPORTS, ReportStore, ruleResults, writeReportFile } from './reports.js';
 export type { ReportEntry, ReportSink, ReportStoreOptions } from './reports.js';
 export { DEFAULT_RELOAD_INTERVAL_MS, fingerprintFiles, watchSources } from './reload.js';

@@ -262,6 +262,9 @@ describe('buildAdmissionManifests', () => {
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       { apiGroups: ['sigil.dev'], resources: ['clusterpolicies', 'policies', 'policyexceptions'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports', 'clusterpolicyreports'], verbs: ['create', 'update', 'patch', 'delete', 'get', 'list'] },
+      { apiGroups: [''], resources: ['pods', 'replicationcontrollers'], verbs: ['list'] },
+      { apiGroups: ['apps'], resources: ['deployments', 'daemonsets', 'statefulsets', 'replicasets'], verbs: ['list'] },
+      { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['list'] },
     ]);
     for (const rule of role.rules as Json[]) {
       for (const value of [...rule.apiGroups, ...rule.resources, ...rule.verbs]) assert.ok(!String(value).includes('*'), `wildcard ${String(value)}`);

@@ -433,6 +433,10 @@ const CLUSTER_ROLE_RULES = [
   { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
   { apiGroups: [SIGIL_CRD_GROUP], resources: ['clusterpolicies', 'policies', 'policyexceptions'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['wgpolicyk8s.io'], resources: ['policyreports', 'clusterpolicyreports'], verbs: ['create', 'update', 'patch', 'delete', 'get', 'list'] },
+  // Background scans (spec.background) list what exists, of the kinds verifyImages rules cover.
+  { apiGroups: [''], resources: ['pods', 'replicationcontrollers'], verbs: ['list'] },
+  { apiGroups: ['apps'], resources: ['deployments', 'daemonsets', 'statefulsets', 'replicasets'], verbs: ['list'] },
+  { apiGroups: ['batch'], resources: ['jobs', 'cronjobs'], verbs: ['list'] },
 ];
 
 /** Pods and every pod controller autogen covers, plus ephemeral containers (kubectl debug adds images through them). */

@@ -62,6 +62,8 @@ export interface ReportEntry {
   readonly resource: ResourceReference;
   readonly results: readonly ImageRuleResult[];
   readonly policies: readonly KyvernoPolicy[];
+  /** Where the results come from (default `admission review`). */
+  readonly process?: 'admission review' | 'background scan';
 }
 
 /** Options of ReportStore. */
@@ -114,7 +116,7 @@ export class ReportStore {
   async record(entry: ReportEntry): Promise<PolicyReport | undefined> {
     const results = ruleResults(entry.results, entry.policies);
     if (results.length === 0) return undefined;
-    const report = buildPolicyReport({ scope: entry.resource, name: reportName(entry.resource), results, now: (this.#options.now ?? (() => new Date()))() });
+    const report = buildPolicyReport({ scope: entry.resource, name: reportName(entry.resource), results, now: (this.#options.now ?? (() => new Date()))(), ...(entry.process === undefined ? {} : { process: entry.process }) });
     const key = resourceKey(entry.resource);
     this.#reports.delete(key);
     this.#reports.set(key, report);
