@@ -120,9 +120,10 @@ export class BackgroundScanner {
     this.#timer = setTimeout(() => {
       void this.scanOnce()
         .catch((error: unknown) => this.#options.onError?.(error, 'scan'))
-        .finally(() =>
-        this.#schedule(this.#waitingForPolicies ? (this.#options.firstDelayMs ?? FIRST_BACKGROUND_SCAN_DELAY_MS) : (this.#options.intervalMs ?? DEFAULT_BACKGROUND_SCAN_INTERVAL_MS)),
-      );
+        .finally(() => {
+          const waiting = this.#waitingForPolicies;
+          this.#schedule(waiting ? (this.#options.firstDelayMs ?? FIRST_BACKGROUND_SCAN_DELAY_MS) : (this.#options.intervalMs ?? DEFAULT_BACKGROUND_SCAN_INTERVAL_MS));
+        });
     }, delayMs);
     this.#timer.unref();
   }
