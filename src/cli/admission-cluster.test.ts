@@ -187,7 +187,7 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  child = spawn(process.execPath, [SIGIL, 'admission', 'serve', '--addr', '127.0.0.1:0', '--tls-dir', join(home, 'tls'), '--kubeconfig', kubeconfig], {
+  child = spawn(process.execPath, [SIGIL, 'admission', 'serve', '--addr', '127.0.0.1:0', '--tls-dir', join(home, 'tls'), '--kubeconfig', kubeconfig, '--background-scan-interval', '1s'], {
     env: { ...process.env, SIGIL_CONFIG: join(home, 'sigil-server'), DOCKER_CONFIG: join(home, 'docker-server') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -248,6 +248,22 @@ describe('sigil admission serve --kubeconfig', () => {
     const report = fake.object(REPORTS, `sigil-${uid}`) as { scope: Json; results: Array<{ policy: string; rule: string; result: string; source: string }> };
     assert.deepEqual(report.scope, { apiVersion: 'v1', kind: 'Pod', name: 'reported', namespace: 'team-a', uid });
     assert.deepEqual(report.results.map((r) => [r.policy, r.rule, r.result, r.source]), [['check-private', 'check-signature', 'pass', 'sigil']]);
+  });
+
+  it('re-verifies a Pod that exists in the cluster in its background scan and reports it as such', async () => {
+    const stored = fake.put('/api/v1/namespaces/team-a/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'running', namespace: 'team-a' },
+      spec: { containers: [{ name: 'app', image }], imagePullSecrets: [{ name: 'regcred' }] },
+    });
+    const uid = String((stored.metadata as Json).uid);
+    await waitFor(() => fake.object(REPORTS, `sigil-${uid}`) !== undefined, 'the background-scan PolicyReport in the fake', 15_000);
+    const report = fake.object(REPORTS, `sigil-${uid}`) as { scope: Json; results: Array<{ policy: string; result: string; properties: Json }> };
+    assert.deepEqual(report.scope, { apiVersion: 'v1', kind: 'Pod', name: 'running', namespace: 'team-a', uid });
+    assert.deepEqual(report.results.map((r) => [r.policy, r.result, r.properties.process]), [['check-private', 'pass', 'background scan']]);
+    await waitFor(() => /sigil admission: background scan: [1-9]\d* resources? evaluated, [1-9]\d* reports? replaced/.test(err), 'the scan summary on stderr', 10_000);
+    fake.remove('/api/v1/namespaces/team-a/pods', 'running');
   });
 
   it("uses the rule's imageRegistryCredentials.secrets from Sigil's namespace once the policy changes to name them", async () => {

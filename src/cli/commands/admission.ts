@@ -9,6 +9,7 @@ import {
   AdmissionMetrics,
   AdmissionServer,
   BackgroundScanner,
+  FIRST_BACKGROUND_SCAN_DELAY_MS,
   createRegistryImageVerifier,
   expandPaths,
   loadAdmissionServeConfig,
@@ -120,6 +121,8 @@ export async function runAdmissionServe(
           reports,
           namespaceLabels: (namespace) => cluster.namespaceLabels(namespace),
           intervalMs: scanIntervalMs,
+          // The first scan comes once the cluster has synced, or after one interval when that is shorter.
+          firstDelayMs: Math.min(FIRST_BACKGROUND_SCAN_DELAY_MS, scanIntervalMs),
           onError: (error, where) => ctx.stderr.write(`sigil admission: background scan: ${where}: ${firstLine(error)}\n`),
           onScan: (summary) => ctx.stderr.write(`sigil admission: background scan: ${count(summary.resources, 'resource', 'resources')} evaluated, ${count(summary.reports, 'report', 'reports')} replaced${summary.errors === 0 ? '' : `, ${count(summary.errors, 'error', 'errors')}`}\n`),
         });
