@@ -261,3 +261,9 @@ export function resolveFailureAction(policy: KyvernoPolicy, ruleFailureAction: F
   }
   return policy.spec.validationFailureAction;
 }
+
+/** The string-valued entries of a resource's `labels` or `annotations` (anything that is not an object: none). */
+export function labelMap(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}

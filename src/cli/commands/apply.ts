@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import { evaluateImages, formatTarget, type EvaluationRequest, type ImageRuleResult, type VerifyImage } from '../../admission/index.js';
+import { evaluateImages, formatTarget, labelMap, type EvaluationRequest, type ImageRuleResult, type VerifyImage } from '../../admission/index.js';
 import { createRegistryImageVerifier, expandPaths, loadPolicyFiles } from '../../server/admission/index.js';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
@@ -34,11 +34,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function stringMap(value: unknown): Record<string, string> {
-  if (!isObject(value)) return {};
-  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
-}
-
 /** Reads every resource document of `file` as the request a CREATE of it would be. */
 async function loadResources(file: string): Promise<EvaluationRequest[]> {
   const text = await readFile(file, 'utf8');
@@ -59,8 +54,8 @@ async function loadResources(file: string): Promise<EvaluationRequest[]> {
       name,
       namespace,
       operation: 'CREATE',
-      labels: stringMap(metadata['labels']),
-      annotations: stringMap(metadata['annotations']),
+      labels: labelMap(metadata['labels']),
+      annotations: labelMap(metadata['annotations']),
       namespaceLabels: { 'kubernetes.io/metadata.name': namespace },
       object,
     });

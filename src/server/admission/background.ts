@@ -5,8 +5,8 @@
 // trusted or a policy added after a Pod was admitted shows in the reports, as it does with
 // Kyverno's reports controller (kyverno.md §3c). Nothing is denied or changed: a scan only reports.
 
-import { evaluateImages, type EvaluationRequest, type KyvernoPolicy, type VerifyImage } from '../../admission/index.js';
-import { resourcePath, type KubeList, type KubeObject, type ListOptions, type ResourceType } from '../../kube/index.js';
+import { evaluateImages, labelMap, type EvaluationRequest, type KyvernoPolicy, type VerifyImage } from '../../admission/index.js';
+import { apiVersionOf, resourcePath, type KubeList, type KubeObject, type ListOptions, type ResourceType } from '../../kube/index.js';
 import type { ReportStore } from './reports.js';
 import type { AdmissionPolicySet } from './server.js';
 
@@ -62,13 +62,6 @@ export interface BackgroundScannerOptions {
   readonly onScan?: (summary: BackgroundScanSummary) => void;
 }
 
-function stringMap(value: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (typeof value !== 'object' || value === null) return out;
-  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') out[key] = item;
-  return out;
-}
-
 /**
  * An existing object as the request its evaluation sees: a CREATE of it as it stands (what
  * `kyverno apply` and Kyverno's background scan evaluate), with no user: policies with background
@@ -81,10 +74,10 @@ export function backgroundRequest(kind: ScannedKind, object: KubeObject, namespa
     name: object.metadata.name ?? '',
     namespace,
     operation: 'CREATE',
-    labels: stringMap(object.metadata.labels),
-    annotations: stringMap(object.metadata.annotations),
+    labels: labelMap(object.metadata.labels),
+    annotations: labelMap(object.metadata.annotations),
     namespaceLabels: namespaceLabels ?? { 'kubernetes.io/metadata.name': namespace },
-    object: { apiVersion: kind.group === '' ? kind.version : `${kind.group}/${kind.version}`, kind: kind.kind, ...object },
+    object: { apiVersion: apiVersionOf(kind), kind: kind.kind, ...object },
   };
 }
 
@@ -168,7 +161,7 @@ export class BackgroundScanner {
           summary.resources++;
           const uid = object.metadata.uid;
           const report = await this.#options.reports.record({
-            resource: { apiVersion: request.kind.group === '' ? request.kind.version : `${request.kind.group}/${request.kind.version}`, kind: kind.kind, name: request.name, ...(request.namespace === '' ? {} : { namespace: request.namespace }), ...(uid === undefined ? {} : { uid }) },
+            resource: { apiVersion: apiVersionOf(kind), kind: kind.kind, name: request.name, ...(request.namespace === '' ? {} : { namespace: request.namespace }), ...(uid === undefined ? {} : { uid }) },
             results: evaluation.results,
             policies,
             process: 'background scan',

@@ -1,7 +1,7 @@
 // What `sigil admission serve` reads from and writes to its cluster: namespace labels, policies from
 // Sigil's CRDs (sigil.dev/v1, Kyverno's kyverno.io/v1 and v2 spec), registry credentials from Secrets, and PolicyReports (wgpolicyk8s.io/v1alpha2).
 
-import { decodePolicyDocuments, PolicyError, POLICY_REPORT_API_VERSION, type KyvernoPolicy, type PolicyDocument, type PolicyException, type PolicyReport } from '../../admission/index.js';
+import { decodePolicyDocuments, labelMap, PolicyError, POLICY_REPORT_API_VERSION, type KyvernoPolicy, type PolicyDocument, type PolicyException, type PolicyReport } from '../../admission/index.js';
 import { isKubeError, KubeError, ListWatch, NAMESPACES, resourcePath, SECRETS, type KubeClient, type KubeObject, type ListWatchChange, type ListWatchSource, type ResourceType } from '../../kube/index.js';
 import type { CredentialStore, Credentials } from '../../registry/index.js';
 import { SIGIL_CRD_GROUP } from './manifests.js';
@@ -36,7 +36,7 @@ export class NamespaceLabelCache {
       onChange: (changes) => {
         for (const change of changes) {
           if (change.type === 'DELETED') this.#labels.delete(change.key);
-          else this.#labels.set(change.key, Object.freeze({ ...stringMap(change.object.metadata.labels) }));
+          else this.#labels.set(change.key, Object.freeze({ ...labelMap(change.object.metadata.labels) }));
         }
         options.onChange?.();
       },
@@ -60,11 +60,6 @@ export class NamespaceLabelCache {
   namespaceLabels(name: string): Readonly<Record<string, string>> | undefined {
     return this.#labels.get(name);
   }
-}
-
-function stringMap(value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
-  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import {
   decodeAdmissionReview,
   encodeAdmissionResponse,
   evaluateImages,
+  labelMap,
   MAX_ADMISSION_REVIEW_BYTES,
   requestSummary,
   recordPatches,
@@ -163,11 +164,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function stringMap(value: unknown): Record<string, string> {
-  if (!isObject(value)) return {};
-  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));
-}
-
 /** The engine's view of an AdmissionRequest; without `namespaceLabels` (standalone) a namespace's labels are only its name label. */
 function evaluationRequest(request: AdmissionRequest, namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined): EvaluationRequest {
   const summary = requestSummary(request);
@@ -178,8 +174,8 @@ function evaluationRequest(request: AdmissionRequest, namespaceLabels?: (namespa
     name: summary.name,
     namespace: summary.namespace,
     operation: request.operation,
-    labels: stringMap(metadata.labels),
-    annotations: stringMap(metadata.annotations),
+    labels: labelMap(metadata.labels),
+    annotations: labelMap(metadata.annotations),
     namespaceLabels: summary.namespace === '' ? {} : { ...namespaceLabels?.(summary.namespace), 'kubernetes.io/metadata.name': summary.namespace },
     userInfo: { username: request.userInfo.username, groups: request.userInfo.groups },
     object: request.object,
