@@ -30,7 +30,8 @@ function giveBack(buffer: Buffer): void {
 export async function sendFileRange(file: FileHandle, start: number, end: number, res: ServerResponse): Promise<void> {
   const length = end - start + 1;
   if (length <= CHUNK_BYTES) {
-    // One read into a buffer of its own size: a manifest, config or signature is never split or pooled.
+    // A range of at most one chunk (the server answers blobs up to 64 KiB from memory; this is the
+    // rest of the small ones, and short ranges): one read into a buffer of its own size, none pooled.
     const bytes = Buffer.allocUnsafe(Math.max(0, length));
     let filled = 0;
     while (filled < length) {

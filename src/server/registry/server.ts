@@ -26,9 +26,9 @@ import { grants, type BasicAuthenticator, type TokenAuthority, type TokenClaims 
 import { CACHED_BLOB_MAX_BYTES, FsBlobStore, isUploadId } from './blobstore.js';
 import { errorBody, RegistryServerError } from './errors.js';
 import { collectGarbage, ContentLock, type GarbageCollectionOptions, type GarbageCollectionReport } from './gc.js';
-import { sendFileRange } from './send.js';
 import { MetadataStore, type ManifestRecord, type SqlDatabase } from './metadata.js';
 import { RegistryMetrics } from './metrics.js';
+import { sendFileRange } from './send.js';
 
 /** distribution-spec v1.1.1, "Pulling manifests": the repository name grammar, each path component. */
 const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
